@@ -1,0 +1,234 @@
+/**
+ * The HTTP API behind API Gateway (HTTP API, payload 2.0): routing, body and header reading, and
+ * Nova fault bodies. One function serves every route so 404 and 405 answers are Nova-shaped too.
+ * Built from its dependencies so the Lambda entry, the local gateway and the tests share it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { ApiConfig } from '../lib/config.js';
+import {
+  ApiError,
+  BadRequestError,
+  ForbiddenError,
+  MethodNotAllowedError,
+  NotFoundError,
+  OverLimitError,
+  UnsupportedMediaTypeError,
+} from '../lib/errors.js';
+import { parseBulkRequest, parseSingleRequest } from '../lib/job-request.js';
+import { jobLocation, jobView, listCallerJobs, listJobServers, loadJob } from '../lib/jobs.js';
+import { microversionFromHeaders } from '../lib/microversion.js';
+import type { JobStore, RebuildQueue } from '../lib/ports.js';
+import { parseRebuildXml } from '../lib/rebuild-xml.js';
+import { type Caller, MAX_IDEMPOTENCY_KEY_LENGTH, submitJob } from '../lib/submit.js';
+
+export type ApiEvent = APIGatewayProxyEventV2WithIAMAuthorizer;
+export type ApiResult = APIGatewayProxyStructuredResultV2;
+
+export interface ApiDeps {
+  store: JobStore;
+  queue: RebuildQueue;
+  config: ApiConfig;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/** Nova's own words for a 500: nothing internal reaches the caller. */
+const INTERNAL_MESSAGE = 'The server has either erred or is incapable of performing the requested operation.';
+const TENANT_ID = /^[a-zA-Z0-9-]{1,255}$/;
+
+type Handler = (ctx: RequestContext) => Promise<ApiResult>;
+
+interface RequestContext {
+  event: ApiEvent;
+  params: Record<string, string>;
+  caller: Caller;
+  baseUrl: string;
+  now: Date;
+}
+
+interface Route {
+  pattern: RegExp;
+  names: string[];
+  methods: Record<string, Handler>;
+  /** Nova answers other methods on `/action` with a 404 (03w, 03x), so the drop-in does too. */
+  otherMethods?: 'notFound';
+}
+
+function route(path: string, methods: Record<string, Handler>, otherMethods?: 'notFound'): Route {
+  const names: string[] = [];
+  const pattern = new RegExp(
+    '^' +
+      path.replace(/\{(\w+)\}/g, (_m, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      }) +
+      '/?$',
+  );
+  return { pattern, names, methods, ...(otherMethods ? { otherMethods } : {}) };
+}
+
+function header(event: ApiEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === wanted) return v;
+  return undefined;
+}
+
+function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
+  return {
+    statusCode,
+    headers: { 'Content-Type': 'application/json; charset=UTF-8', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+type MediaType = 'json' | 'xml';
+
+/** Nova reads a missing Content-Type and text/plain as JSON (03p, 03r); anything else is 415. */
+function mediaType(event: ApiEvent, allowXml: boolean): MediaType {
+  const raw = header(event, 'content-type');
+  const type = raw?.split(';')[0]?.trim().toLowerCase();
+  if (type === undefined || type === '' || type === 'application/json' || type === 'text/plain') return 'json';
+  if (allowXml && (type === 'application/xml' || type === 'text/xml')) return 'xml';
+  throw new UnsupportedMediaTypeError(
+    `Unsupported Content-Type${raw ? ` '${raw.slice(0, 64)}'` : ''}: send application/json${allowXml ? ' or application/xml' : ''}.`,
+  );
+}
+
+/** The request body as text, within the size limit. */
+function bodyText(event: ApiEvent, maxBytes: number): string {
+  const raw = event.body ?? '';
+  const buf = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (buf.byteLength > maxBytes) {
+    throw new OverLimitError(`The request body is ${buf.byteLength} bytes; at most ${maxBytes} are accepted.`);
+  }
+  // A body that is not UTF-8 is malformed, not something to guess at.
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    throw new BadRequestError('Malformed request body: not UTF-8');
+  }
+}
+
+function parseBody(event: ApiEvent, maxBytes: number, type: MediaType): unknown {
+  const text = bodyText(event, maxBytes);
+  if (text.trim() === '') throw new BadRequestError('Malformed request body');
+  if (type === 'xml') return parseRebuildXml(text);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BadRequestError('Malformed request body');
+  }
+}
+
+function idempotencyKey(event: ApiEvent): string | undefined {
+  const key = header(event, 'idempotency-key');
+  if (key === undefined) return undefined;
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(key)) {
+    throw new BadRequestError(`Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`);
+  }
+  return key;
+}
+
+function callerOf(event: ApiEvent, tenantId: string): Caller {
+  const principal = event.requestContext?.authorizer?.iam?.userArn;
+  if (!principal) throw new ForbiddenError('The request carries no authenticated principal.');
+  if (!TENANT_ID.test(tenantId)) {
+    throw new BadRequestError(`Invalid input for field/attribute tenant_id. Value: ${tenantId.slice(0, 64)}. Does not match '^[a-zA-Z0-9-]{1,255}$'`);
+  }
+  return { tenantId, principal };
+}
+
+function baseUrlOf(event: ApiEvent): string {
+  const proto = header(event, 'x-forwarded-proto') ?? 'https';
+  return `${proto}://${event.requestContext.domainName}`;
+}
+
+/** Builds the API handler around its dependencies. */
+export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult> {
+  const now = deps.now ?? (() => new Date());
+  const { config } = deps;
+
+  const accepted = async (ctx: RequestContext, kind: 'bulk' | 'single', request: ReturnType<typeof parseBulkRequest>) => {
+    const key = idempotencyKey(ctx.event);
+    const { job, created } = await submitJob(
+      { store: deps.store, queue: deps.queue, now, retentionDays: config.retentionDays },
+      { caller: ctx.caller, kind, request, ...(key !== undefined ? { idempotencyKey: key } : {}) },
+    );
+    deps.logger.info(created ? 'job submitted' : 'idempotent replay', { jobId: job.jobId, servers: job.total, kind });
+    return json(202, jobView(job, ctx.baseUrl, ctx.now), { Location: jobLocation(ctx.baseUrl, job) });
+  };
+
+  const routes: Route[] = [
+    route('/v2/{tenant_id}/rebuild-jobs', {
+      POST: async (ctx) => {
+        const body = parseBody(ctx.event, config.maxBodyBytes, mediaType(ctx.event, false));
+        return accepted(ctx, 'bulk', parseBulkRequest(body, microversionFromHeaders(ctx.event.headers ?? {}, config.limits.maxMicroversion), config.limits));
+      },
+      GET: async (ctx) => json(200, await listCallerJobs(deps.store, ctx.caller, ctx.event.queryStringParameters ?? {}, ctx.baseUrl, ctx.now)),
+    }),
+    route('/v2/{tenant_id}/rebuild-jobs/{job_id}', {
+      GET: async (ctx) => json(200, jobView(await loadJob(deps.store, ctx.caller, ctx.params.job_id as string), ctx.baseUrl, ctx.now)),
+    }),
+    route('/v2/{tenant_id}/rebuild-jobs/{job_id}/servers', {
+      GET: async (ctx) =>
+        json(200, await listJobServers(deps.store, ctx.caller, ctx.params.job_id as string, ctx.event.queryStringParameters ?? {}, ctx.baseUrl)),
+    }),
+    route(
+      '/v2/{tenant_id}/servers/{server_id}/action',
+      {
+        POST: async (ctx) => {
+          const body = parseBody(ctx.event, config.maxBodyBytes, mediaType(ctx.event, true));
+          const mv = microversionFromHeaders(ctx.event.headers ?? {}, config.limits.maxMicroversion);
+          return accepted(ctx, 'single', parseSingleRequest(body, ctx.params.server_id as string, mv, config.limits));
+        },
+      },
+      'notFound',
+    ),
+  ];
+
+  return async (event) => {
+    const started = now();
+    const method = event.requestContext.http.method.toUpperCase();
+    const path = event.rawPath ?? event.requestContext.http.path;
+    const requestId = `req-${randomUUID()}`;
+    let result: ApiResult;
+    try {
+      result = await dispatch(routes, event, method, path, started);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        const jobId = err.extra.jobId;
+        result = json(err.statusCode, err.toFault(), {
+          ...err.headers,
+          ...(typeof jobId === 'string' ? { Location: `${baseUrlOf(event)}${path}/${jobId}` } : {}),
+        });
+        deps.logger.info('request refused', { status: err.statusCode, fault: err.faultName });
+      } else {
+        // Only the error's class goes to the log: SDK errors can quote request parameters.
+        deps.logger.error('request failed', { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });
+        result = json(500, { computeFault: { code: 500, message: INTERNAL_MESSAGE } });
+      }
+    }
+    result.headers = { ...result.headers, 'X-Openstack-Request-Id': requestId };
+    deps.logger.info('request', { method, path, status: result.statusCode, requestId, ms: now().getTime() - started.getTime() });
+    return result;
+  };
+}
+
+async function dispatch(routes: Route[], event: ApiEvent, method: string, path: string, now: Date): Promise<ApiResult> {
+  for (const r of routes) {
+    const m = r.pattern.exec(path);
+    if (!m) continue;
+    const params: Record<string, string> = {};
+    r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1] as string)));
+    const handler = r.methods[method];
+    if (!handler) {
+      if (r.otherMethods === 'notFound') throw new NotFoundError('The resource could not be found.');
+      throw new MethodNotAllowedError(`Method ${method} is not allowed on ${path}.`, Object.keys(r.methods));
+    }
+    const caller = callerOf(event, params.tenant_id as string);
+    return handler({ event, params, caller, baseUrl: baseUrlOf(event), now });
+  }
+  throw new NotFoundError('The resource could not be found.');
+}

@@ -1,0 +1,19 @@
+/**
+ * Lambda entry of the HTTP API: the composition root. Clients and configuration are built once
+ * per cold start; each request only routes and calls a use case.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { DynamoJobStore, createDynamoClient } from '../lib/adapters/dynamodb-store.js';
+import { SqsRebuildQueue, createSqsClient } from '../lib/adapters/sqs-queue.js';
+import { apiConfigFromEnv, awsEndpointsFromEnv } from '../lib/config.js';
+import { createApi } from './api-app.js';
+
+const config = apiConfigFromEnv(process.env);
+const endpoints = awsEndpointsFromEnv(process.env);
+const logger = new Logger({ serviceName: 'rebuild-api' });
+const store = new DynamoJobStore(createDynamoClient(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}), config.tableName);
+const queue = new SqsRebuildQueue(createSqsClient(endpoints.sqs ? { endpoint: endpoints.sqs } : {}), config.queueUrl);
+
+export const handler = middy(createApi({ store, queue, config, logger })).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,0 +1,90 @@
+/**
+ * Settings read once per process from the environment. A value that is set but wrong fails at
+ * start-up with a message naming the variable; nothing falls back silently.
+ */
+import type { SubmitLimits } from './job-request.js';
+import { MAX_MICROVERSION, type Microversion, parseMicroversion } from './microversion.js';
+import { NOVA_DEFAULT_QUOTAS } from './rebuild-schema.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const v = env[name];
+  if (v === undefined || v === '') throw new ConfigError(`${name} must be set`);
+  return v;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}; it is "${raw}"`);
+  }
+  return n;
+}
+
+function maxMicroversion(env: Env): Microversion {
+  const raw = env.NOVA_MAX_MICROVERSION;
+  if (raw === undefined || raw === '') return MAX_MICROVERSION;
+  try {
+    return parseMicroversion(raw);
+  } catch {
+    throw new ConfigError(`NOVA_MAX_MICROVERSION must be 2.1 to 2.${MAX_MICROVERSION.minor}; it is "${raw}"`);
+  }
+}
+
+/** What the API function needs. */
+export interface ApiConfig {
+  tableName: string;
+  queueUrl: string;
+  limits: SubmitLimits;
+  /** Largest request body accepted, in bytes (413 above). */
+  maxBodyBytes: number;
+  /** Days a job and its server records are kept after creation (DynamoDB TTL). */
+  retentionDays: number;
+}
+
+/** Reads the API function's settings; defaults are in README's configuration table. */
+export function apiConfigFromEnv(env: Env): ApiConfig {
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    queueUrl: required(env, 'QUEUE_URL'),
+    // API Gateway and Lambda take at most 6 MB of request payload; 5 MiB leaves room for the
+    // event's envelope and base64 of binary bodies.
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 6 * 1024 * 1024),
+    retentionDays: integer(env, 'JOB_RETENTION_DAYS', 30, 1, 365),
+    limits: {
+      maxMicroversion: maxMicroversion(env),
+      // 2,000 servers are 200 SendMessageBatch and 80 BatchWriteItem calls: a few seconds,
+      // well inside API Gateway's 30 s integration timeout (see docs/benchmarks.md).
+      maxServersPerJob: integer(env, 'MAX_SERVERS_PER_JOB', 2000, 1, 10000),
+      quotas: {
+        metadataItems: integer(env, 'QUOTA_METADATA_ITEMS', NOVA_DEFAULT_QUOTAS.metadataItems, 0, 100000),
+        personalityFiles: integer(env, 'QUOTA_INJECTED_FILES', NOVA_DEFAULT_QUOTAS.personalityFiles, 0, 1000),
+        personalityContentBytes: integer(env, 'QUOTA_INJECTED_FILE_CONTENT_BYTES', NOVA_DEFAULT_QUOTAS.personalityContentBytes, 0, 1048576),
+        personalityPathBytes: integer(env, 'QUOTA_INJECTED_FILE_PATH_BYTES', NOVA_DEFAULT_QUOTAS.personalityPathBytes, 1, 4096),
+      },
+      defaults: {
+        maxAttempts: integer(env, 'DEFAULT_MAX_ATTEMPTS', 30, 1, 100),
+        deadlineSeconds: integer(env, 'DEFAULT_DEADLINE_SECONDS', 7200, 60, 86400),
+        maxFailurePercentage: integer(env, 'DEFAULT_MAX_FAILURE_PERCENTAGE', 100, 0, 100),
+      },
+    },
+  };
+}
+
+/**
+ * Endpoint overrides for the AWS clients: set by the local stack (`DYNAMODB_ENDPOINT`,
+ * `SQS_ENDPOINT`) to reach the stand-ins; unset in the cloud, where the SDK finds AWS itself.
+ */
+export function awsEndpointsFromEnv(env: Env): { dynamodb?: string; sqs?: string } {
+  return {
+    ...(env.DYNAMODB_ENDPOINT ? { dynamodb: env.DYNAMODB_ENDPOINT } : {}),
+    ...(env.SQS_ENDPOINT ? { sqs: env.SQS_ENDPOINT } : {}),
+  };
+}

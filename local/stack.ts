@@ -1,0 +1,118 @@
+/**
+ * The whole service on one machine: DynamoDB Local, fauxqs, the table and queues, and the API
+ * handler behind a local gateway. `npm start` runs it; the integration tests start it too, so
+ * what the tests prove is what a user runs.
+ */
+import { chmodSync, existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoJobStore, createDynamoClient, ensureTable } from '../lib/adapters/dynamodb-store.js';
+import { SqsRebuildQueue, createSqsClient } from '../lib/adapters/sqs-queue.js';
+import { type ApiConfig, apiConfigFromEnv } from '../lib/config.js';
+import { createApi } from '../functions/api-app.js';
+import { startGateway } from './gateway.js';
+import { type QueueSpec, type RunningService, type RunningSqs, startDynamoLocal, startSqsLocal } from './standins.js';
+
+/** Names and queue settings of the local resources; the CDK stack uses the same settings. */
+export const LOCAL_TABLE = 'rebuild-jobs';
+export const LOCAL_QUEUE: QueueSpec = {
+  name: 'rebuild-requests',
+  dlqName: 'rebuild-requests-dlq',
+  // Six times the worker's 30 s timeout, as AWS advises for Lambda event sources.
+  visibilityTimeoutSeconds: 180,
+  // The worker waits by sending new delayed messages, not by failing, so a message is received
+  // more than once only when the worker crashed on it; five crashes mark it poison.
+  maxReceiveCount: 5,
+};
+/** The stand-ins take any credentials; these keep the SDK from looking for real ones. */
+const LOCAL_AWS = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+const SNAPSHOT_FILE = 'queue-snapshot.json';
+
+export interface LocalStackOptions {
+  /** API port; 0 picks a free one. */
+  apiPort?: number;
+  dynamoPort?: number;
+  sqsPort?: number;
+  /** Where DynamoDB data and the queue snapshot live; without it everything is in memory. */
+  dataDir?: string;
+  /** Start from nothing: delete dataDir's contents first. */
+  clean?: boolean;
+  /** Environment for the API's settings (limits, quotas); TABLE_NAME and QUEUE_URL are set here. */
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  dynamo: RunningService;
+  sqs: RunningSqs;
+  store: DynamoJobStore;
+  queue: SqsRebuildQueue;
+  config: ApiConfig;
+  /** SDK client settings that reach the stand-ins, for tests that look at them directly. */
+  aws: { region: string; credentials: { accessKeyId: string; secretAccessKey: string }; dynamoEndpoint: string; sqsEndpoint: string };
+  stop(): Promise<void>;
+}
+
+/** Starts every local part; `stop()` ends all it started. */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  if (options.dataDir && options.clean) rmSync(options.dataDir, { recursive: true, force: true });
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const s of [...started].reverse()) await s.stop().catch(() => undefined);
+    started.length = 0;
+  };
+  try {
+    const dynamo = await startDynamoLocal({
+      ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}),
+      ...(options.dataDir ? { dataDir: join(options.dataDir, 'dynamodb') } : {}),
+    });
+    started.push(dynamo);
+    const sqs = await startSqsLocal(LOCAL_QUEUE, options.sqsPort !== undefined ? { port: options.sqsPort } : {});
+    started.push(sqs);
+
+    const dynamoClient = createDynamoClient({ ...LOCAL_AWS, endpoint: dynamo.endpoint });
+    await ensureTable(dynamoClient, LOCAL_TABLE);
+    const sqsClient = createSqsClient({ ...LOCAL_AWS, endpoint: sqs.endpoint });
+    const config = apiConfigFromEnv({ ...options.env, TABLE_NAME: LOCAL_TABLE, QUEUE_URL: sqs.queueUrl });
+    const store = new DynamoJobStore(dynamoClient, LOCAL_TABLE);
+    const queue = new SqsRebuildQueue(sqsClient, sqs.queueUrl);
+    const dlq = new SqsRebuildQueue(sqsClient, sqs.dlqUrl);
+
+    const snapshot = options.dataDir ? join(options.dataDir, SNAPSHOT_FILE) : undefined;
+    if (snapshot && existsSync(snapshot)) {
+      const saved = JSON.parse(readFileSync(snapshot, 'utf8')) as { main: string[]; dlq: string[] };
+      await queue.sendRaw(saved.main);
+      await dlq.sendRaw(saved.dlq);
+      unlinkSync(snapshot);
+    }
+    // fauxqs keeps messages in memory only; saving them at stop is what lets an unfinished job
+    // go on after a restart. The file holds what the queue holds (secrets included), so only
+    // its owner may read it, and it is deleted as soon as it is read back.
+    started.push({
+      stop: async () => {
+        if (!snapshot) return;
+        writeFileSync(snapshot, JSON.stringify({ main: sqs.bodies('main'), dlq: sqs.bodies('dlq') }), { mode: 0o600 });
+        chmodSync(snapshot, 0o600);
+      },
+    });
+
+    const logger = options.logger ?? new Logger({ serviceName: 'rebuild-api', logLevel: 'WARN' });
+    const api = createApi({ store, queue, config, logger });
+    const gateway = await startGateway(api, options.apiPort ?? 0);
+    started.push(gateway);
+    return {
+      apiUrl: gateway.url,
+      dynamo,
+      sqs,
+      store,
+      queue,
+      config,
+      aws: { ...LOCAL_AWS, dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
