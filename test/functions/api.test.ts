@@ -1,0 +1,315 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type ApiEvent, createApi } from '../../functions/api-app.js';
+import { apiConfigFromEnv } from '../../lib/config.js';
+import { QueueUnavailableError } from '../../lib/errors.js';
+import type { RebuildMessage } from '../../lib/rebuild-message.js';
+import { apiEvent } from '../support/api.js';
+import { MemoryJobStore, MemoryQueue, capturingLogger } from '../support/memory.js';
+
+const IMAGE = '70a599e0-31e7-49b7-b260-868f441e862b';
+const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', 'fixtures', name), 'utf8');
+const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+
+function setup(env: Record<string, string> = {}) {
+  const store = new MemoryJobStore();
+  const queue = new MemoryQueue();
+  const { logger, lines } = capturingLogger();
+  let clock = Date.parse('2026-11-27T00:00:00Z');
+  const api = createApi({ store, queue, logger, config: apiConfigFromEnv({ TABLE_NAME: 't', QUEUE_URL: 'q', ...env }), now: () => new Date(clock) });
+  const call = async (event: ApiEvent) => {
+    const res = await api(event);
+    return { ...res, json: JSON.parse(res.body ?? 'null') as Record<string, any> };
+  };
+  return { store, queue, lines, call, advance: (ms: number) => (clock += ms) };
+}
+
+const bulk = (servers: unknown[], extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ rebuildJob: { rebuild: { imageRef: IMAGE, adminPass: 'seekr3t' }, servers, ...extra } });
+const post = (path: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }, principal?: string) =>
+  apiEvent('POST', path, { body, headers, ...(principal ? { principal } : {}) });
+
+describe('POST /v2/{tenant_id}/rebuild-jobs', () => {
+  it('accepts a bulk job: 202, Location, one message per server with the shared fields overlaid by its own', async () => {
+    const t = setup();
+    const res = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }, { id: uuid(2), rebuild: { name: 'web-2', adminPass: 'other' } }])));
+    expect(res.statusCode).toBe(202);
+    const job = res.json.rebuildJob;
+    expect(res.headers?.Location).toBe(`https://api.example.test/v2/tenant-a/rebuild-jobs/${job.id}`);
+    expect(job).toMatchObject({ status: 'QUEUED', total: 2, counts: { QUEUED: 2, SUCCEEDED: 0 }, submission: { state: 'COMPLETE' } });
+    expect(job.links[0]).toEqual({ rel: 'self', href: res.headers?.Location });
+    const msgs = t.queue.messages.sort((a, b) => a.serverId.localeCompare(b.serverId));
+    expect(msgs.map((m) => m.rebuild)).toEqual([
+      { imageRef: IMAGE, adminPass: 'seekr3t' },
+      { imageRef: IMAGE, adminPass: 'other', name: 'web-2' },
+    ]);
+    expect(msgs[0]).toMatchObject({ jobId: job.id, tenantId: 'tenant-a', microversion: '2.1', maxAttempts: 30 });
+  });
+
+  it('takes job options and refuses a microversion that contradicts the header', async () => {
+    const t = setup();
+    const opts = { options: { microversion: '2.57', maxAttempts: 5, deadlineSeconds: 600, maxFailurePercentage: 10 } };
+    const ok = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }], opts)));
+    expect(ok.json.rebuildJob.options).toEqual({ microversion: '2.57', maxAttempts: 5, deadlineSeconds: 600, maxFailurePercentage: 10 });
+    const clash = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }], opts), { 'content-type': 'application/json', 'x-openstack-nova-api-version': '2.60' }));
+    expect(clash.statusCode).toBe(400);
+    expect(clash.json.badRequest.message).toContain('options.microversion 2.57 contradicts the microversion header 2.60');
+  });
+
+  it('validates each server at the job microversion: personality is refused per server at 2.57', async () => {
+    const t = setup();
+    const res = await t.call(
+      post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }, { id: uuid(2), rebuild: { personality: [{ path: '/a', contents: 'aGk=' }] } }], { options: { microversion: '2.57' } })),
+    );
+    expect(res.statusCode).toBe(400);
+    expect(res.json.badRequest.invalid).toEqual([
+      expect.objectContaining({ pointer: '/rebuildJob/servers/1/rebuild', index: 1, serverId: uuid(2) }),
+    ]);
+    expect(t.queue.messages).toHaveLength(0);
+    expect(t.store.jobs.size).toBe(0);
+  });
+
+  it('lists every invalid field with item index, server id and JSON pointer, capped with the count', async () => {
+    const t = setup();
+    const servers = Array.from({ length: 30 }, (_, i) => ({ id: uuid(i), rebuild: { name: ' bad' } }));
+    const res = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([...servers, { id: uuid(0) }, { id: 'nope' }])));
+    expect(res.statusCode).toBe(400);
+    const fault = res.json.badRequest;
+    expect(fault.invalidCount).toBe(32);
+    expect(fault.invalid).toHaveLength(20);
+    expect(fault.invalid[0]).toEqual({ pointer: '/rebuildJob/servers/0/rebuild/name', index: 0, serverId: uuid(0), message: expect.stringContaining('field/attribute name') });
+    expect(fault.message).toMatch(/^32 invalid fields: .*; and 12 more$/);
+    expect(t.store.jobs.size).toBe(0);
+  });
+
+  it('refuses a server listed twice, even written differently', async () => {
+    const t = setup();
+    const res = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(7) }, { id: uuid(7).toUpperCase() }])));
+    expect(res.statusCode).toBe(400);
+    expect(res.json.badRequest.message).toContain(`Server ${uuid(7)} is listed twice (items 0 and 1)`);
+  });
+
+  it('refuses a missing imageRef only where no shared one fills it', async () => {
+    const t = setup();
+    const body = JSON.stringify({ rebuildJob: { servers: [{ id: uuid(1), rebuild: { imageRef: IMAGE } }, { id: uuid(2) }] } });
+    const res = await t.call(post('/v2/tenant-a/rebuild-jobs', body));
+    expect(res.json.badRequest.invalid).toEqual([expect.objectContaining({ pointer: '/rebuildJob/servers/1/rebuild/imageRef', index: 1 })]);
+  });
+
+  it('answers 403 like Nova when only quota-type limits are exceeded', async () => {
+    const t = setup({ QUOTA_METADATA_ITEMS: '1' });
+    const res = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1), rebuild: { metadata: { a: '1', b: '2' } } }])));
+    expect(res.statusCode).toBe(403);
+    expect(res.json.forbidden.message).toContain('Maximum number of metadata items exceeds 1');
+  });
+
+  it('answers 413 overLimit above the maximum number of servers or bytes', async () => {
+    const t = setup({ MAX_SERVERS_PER_JOB: '3', MAX_BODY_BYTES: '2048' });
+    const many = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([1, 2, 3, 4].map((i) => ({ id: uuid(i) })))));
+    expect(many.statusCode).toBe(413);
+    expect(many.json.overLimit.message).toContain('at most 3 servers');
+    const big = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1), rebuild: { name: 'x'.repeat(3000) } }])));
+    expect(big.statusCode).toBe(413);
+    expect(t.queue.messages).toHaveLength(0);
+  });
+
+  it('answers 415 for other media types and 400 for malformed or empty bodies', async () => {
+    const t = setup();
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), { 'content-type': 'application/xml' }))).json).toEqual({
+      badMediaType: { code: 415, message: expect.stringContaining('Unsupported Content-Type') },
+    });
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', '{"rebuildJob": '))).json).toEqual({ badRequest: { code: 400, message: 'Malformed request body' } });
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', ''))).statusCode).toBe(400);
+    expect((await t.call(apiEvent('POST', '/v2/tenant-a/rebuild-jobs', { body: Buffer.from([0xff, 0xfe, 0x7b]), headers: { 'content-type': 'application/json' } }))).statusCode).toBe(400);
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', '[1,2]'))).statusCode).toBe(400);
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', 'null'))).statusCode).toBe(400);
+  });
+
+  it('reads text/plain and a missing Content-Type as JSON, as Nova does', async () => {
+    const t = setup();
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), { 'content-type': 'text/plain' }))).statusCode).toBe(202);
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(2) }]), {}))).statusCode).toBe(202);
+  });
+});
+
+describe('POST /v2/{tenant_id}/servers/{server_id}/action', () => {
+  it("accepts the seed's JSON example and sends Nova the image UUID", async () => {
+    const t = setup();
+    const res = await t.call(post(`/v2/tenant-a/servers/${uuid(9)}/action`, fixture('seed-rebuild.json')));
+    expect(res.statusCode).toBe(202);
+    expect(res.json.rebuildJob).toMatchObject({ kind: 'single', total: 1, rebuild: { imageRef: IMAGE, adminPass: '***' } });
+    expect(t.queue.messages[0]?.rebuild.imageRef).toBe(IMAGE);
+    expect(t.queue.messages[0]?.serverId).toBe(uuid(9));
+  });
+
+  it("accepts the seed's XML example as the same request", async () => {
+    const t = setup();
+    const res = await t.call(post(`/v2/tenant-a/servers/${uuid(9)}/action`, fixture('seed-rebuild.xml'), { 'content-type': 'application/xml' }));
+    expect(res.statusCode).toBe(202);
+    const [msg] = t.queue.messages as [RebuildMessage];
+    expect(msg.rebuild).toMatchObject({ imageRef: IMAGE, name: 'foobar', adminPass: 'seekr3t', metadata: { 'My Server Name': 'Apache1' } });
+  });
+
+  it('reads the microversion from either header Nova reads', async () => {
+    const t = setup();
+    await t.call(post(`/v2/tenant-a/servers/${uuid(1)}/action`, `{"rebuild": {"imageRef": "${IMAGE}"}}`, { 'OpenStack-API-Version': 'compute 2.57' }));
+    await t.call(post(`/v2/tenant-a/servers/${uuid(2)}/action`, `{"rebuild": {"imageRef": "${IMAGE}"}}`, { 'X-OpenStack-Nova-API-Version': '2.19' }));
+    expect(t.queue.messages.map((m) => m.microversion)).toEqual(['2.57', '2.19']);
+  });
+
+  it('answers a GET on the action path with 404 as Nova does, and other paths with 404 or 405', async () => {
+    const t = setup();
+    expect((await t.call(apiEvent('GET', `/v2/tenant-a/servers/${uuid(1)}/action`))).statusCode).toBe(404);
+    expect((await t.call(apiEvent('GET', '/v2/tenant-a/nothing-here'))).json.itemNotFound.code).toBe(404);
+    const del = await t.call(apiEvent('DELETE', '/v2/tenant-a/rebuild-jobs'));
+    expect(del.statusCode).toBe(405);
+    expect(del.json.badMethod.code).toBe(405);
+    expect(del.headers?.Allow).toBe('POST, GET');
+  });
+});
+
+describe('idempotency', () => {
+  it('returns the same job for the same key and body, and 409 for the same key with another body', async () => {
+    const t = setup();
+    const h = { 'content-type': 'application/json', 'Idempotency-Key': 'night-1' };
+    const first = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), h));
+    const again = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), h));
+    expect(again.statusCode).toBe(202);
+    expect(again.json.rebuildJob.id).toBe(first.json.rebuildJob.id);
+    expect(t.queue.messages).toHaveLength(1);
+    const other = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(2) }]), h));
+    expect(other.statusCode).toBe(409);
+    expect(other.json.conflictingRequest.message).toContain(first.json.rebuildJob.id);
+  });
+
+  it('scopes keys by principal and lets a key be reused after 24 hours', async () => {
+    const t = setup();
+    const h = { 'content-type': 'application/json', 'Idempotency-Key': 'k' };
+    const a = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), h));
+    const b = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), h, 'arn:aws:iam::123456789012:user/someone-else'));
+    expect(b.json.rebuildJob.id).not.toBe(a.json.rebuildJob.id);
+    t.advance(24 * 3600 * 1000 + 1000);
+    t.store.claims.clear(); // what DynamoDB's TTL does eventually; the expiry check covers the time before
+    const c = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), h));
+    expect(c.json.rebuildJob.id).not.toBe(a.json.rebuildJob.id);
+  });
+
+  it('refuses a malformed key', async () => {
+    const t = setup();
+    const res = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), { 'Idempotency-Key': 'x'.repeat(300) }));
+    expect(res.statusCode).toBe(400);
+  });
+});
+
+describe('status endpoints', () => {
+  it("hides another principal's job behind a 404", async () => {
+    const t = setup();
+    const { json } = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }])));
+    const id = json.rebuildJob.id;
+    expect((await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${id}`))).statusCode).toBe(200);
+    expect((await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${id}`, { principal: 'arn:aws:iam::1:user/x' }))).statusCode).toBe(404);
+    expect((await t.call(apiEvent('GET', `/v2/tenant-b/rebuild-jobs/${id}`))).statusCode).toBe(404);
+    expect((await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${id}/servers`, { principal: 'arn:aws:iam::1:user/x' }))).statusCode).toBe(404);
+  });
+
+  it("lists the caller's jobs newest first, a page at a time", async () => {
+    const t = setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(i) }])))).json.rebuildJob.id);
+      t.advance(1000);
+    }
+    const page1 = await t.call(apiEvent('GET', '/v2/tenant-a/rebuild-jobs', { query: { limit: '2' } }));
+    expect(page1.json.rebuildJobs.map((j: { id: string }) => j.id)).toEqual([ids[2], ids[1]]);
+    const next = new URL(page1.json.rebuildJobs_links[0].href);
+    expect(next.searchParams.get('marker')).toBe(ids[1]);
+    const page2 = await t.call(apiEvent('GET', '/v2/tenant-a/rebuild-jobs', { query: Object.fromEntries(next.searchParams) }));
+    expect(page2.json.rebuildJobs.map((j: { id: string }) => j.id)).toEqual([ids[0]]);
+    expect(page2.json.rebuildJobs_links).toEqual([]);
+  });
+
+  it("lists a job's servers by page and by status", async () => {
+    const t = setup();
+    const { json } = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([3, 1, 2].map((i) => ({ id: uuid(i) })))));
+    const base = `/v2/tenant-a/rebuild-jobs/${json.rebuildJob.id}/servers`;
+    const p1 = await t.call(apiEvent('GET', base, { query: { limit: '2' } }));
+    expect(p1.json.servers.map((s: { id: string }) => s.id)).toEqual([uuid(1), uuid(2)]);
+    expect(p1.json.servers[0]).toMatchObject({ status: 'QUEUED', attempts: 0, imageRef: IMAGE, computeRequestIds: [] });
+    const marker = new URL(p1.json.servers_links[0].href).searchParams.get('marker');
+    const p2 = await t.call(apiEvent('GET', base, { query: { limit: '2', marker: marker as string } }));
+    expect(p2.json.servers.map((s: { id: string }) => s.id)).toEqual([uuid(3)]);
+    expect((await t.call(apiEvent('GET', base, { query: { status: 'succeeded' } }))).json.servers).toEqual([]);
+    expect((await t.call(apiEvent('GET', base, { query: { status: 'DONE' } }))).statusCode).toBe(400);
+    expect((await t.call(apiEvent('GET', base, { query: { limit: '-1' } }))).statusCode).toBe(400);
+  });
+});
+
+describe('failures midway', () => {
+  it('answers 503 naming the job when the queue fails, and the job shows what was and was not queued', async () => {
+    const t = setup();
+    const sentBefore = new Set<string>();
+    t.queue.send = async (messages) => {
+      // The first three are taken, then the queue goes away.
+      for (const m of messages.slice(0, 3)) sentBefore.add(m.serverId);
+      throw new QueueUnavailableError('down', sentBefore);
+    };
+    const res = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([1, 2, 3, 4, 5].map((i) => ({ id: uuid(i) })))));
+    expect(res.statusCode).toBe(503);
+    const jobId = res.json.serviceUnavailable.jobId;
+    expect(res.json.serviceUnavailable.message).toContain('3 of 5 servers were queued');
+    const job = (await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${jobId}`))).json.rebuildJob;
+    expect(job.counts).toMatchObject({ QUEUED: 3, FAILED: 2 });
+    expect(job.submission).toMatchObject({ state: 'INCOMPLETE', notQueued: 2 });
+    const failed = (await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${jobId}/servers`, { query: { status: 'FAILED' } }))).json.servers;
+    expect(failed.map((s: { fault: { name: string } }) => s.fault.name)).toEqual(['notQueued', 'notQueued']);
+  });
+
+  it('reports a submission that died midway as INTERRUPTED once its window has passed', async () => {
+    const t = setup();
+    t.queue.send = () => new Promise(() => undefined); // the function is frozen here forever
+    void t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }])));
+    await new Promise((r) => setTimeout(r, 10));
+    const [job] = [...t.store.jobs.values()];
+    const view = async () => (await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${job?.jobId}`))).json.rebuildJob.submission;
+    expect((await view()).state).toBe('IN_PROGRESS');
+    t.advance(61_000);
+    expect(await view()).toMatchObject({ state: 'INTERRUPTED', message: expect.stringContaining('cancel the job') });
+  });
+
+  it('never answers 5xx to bad input, and never with internals', async () => {
+    const t = setup();
+    t.store.getJob = async () => {
+      throw new Error('ProvisionedThroughputExceeded at arn:aws:dynamodb:secret-table');
+    };
+    const res = await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${uuid(1)}`));
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('arn:aws');
+    expect(res.json.computeFault.message).toContain('erred');
+  });
+});
+
+describe('secrets', () => {
+  it('keeps adminPass, personality contents and user_data out of the store, the responses and the logs', async () => {
+    const t = setup();
+    const responses: string[] = [];
+    const seed = fixture('seed-rebuild.json');
+    const contents = (JSON.parse(seed) as { rebuild: { personality: { contents: string }[] } }).rebuild.personality[0]?.contents as string;
+    responses.push((await t.call(post(`/v2/tenant-a/servers/${uuid(1)}/action`, seed))).body ?? '');
+    const ud = await t.call(
+      post('/v2/tenant-a/rebuild-jobs', JSON.stringify({ rebuildJob: { rebuild: { imageRef: IMAGE, user_data: 'dXNlci1kYXRhLXNlY3JldA==' }, servers: [{ id: uuid(2) }], options: { microversion: '2.57' } } })),
+    );
+    responses.push(ud.body ?? '');
+    responses.push((await t.call(apiEvent('GET', '/v2/tenant-a/rebuild-jobs'))).body ?? '');
+    for (const s of t.store.servers.values()) responses.push((await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${s.jobId}/servers`))).body ?? '');
+    const stored = JSON.stringify([...t.store.jobs.values(), ...t.store.servers.values(), ...t.store.claims.values()]);
+    for (const where of [stored, responses.join('\n'), t.lines.join('\n')]) {
+      expect(where).not.toContain('seekr3t');
+      expect(where).not.toContain(contents.slice(0, 40));
+      expect(where).not.toContain('dXNlci1kYXRhLXNlY3JldA');
+    }
+    expect(t.lines.length).toBeGreaterThan(0);
+    // They do travel in the queue message, the one place they must.
+    expect(JSON.stringify(t.queue.messages)).toContain('seekr3t');
+  });
+});
