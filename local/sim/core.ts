@@ -1,0 +1,22 @@
+/** Everything the route handlers share: options, clock, identities, tokens, servers, images, faults, log. */
+import type { OffsetClock } from './clock.js';
+import type { FaultInjector } from './faults.js';
+import type { ImageCatalog } from './glance/images.js';
+import type { Identity } from './keystone/identity.js';
+import type { TokenStore } from './keystone/tokens.js';
+import type { ServerStore } from './nova/store.js';
+import type { ResolvedOptions } from './options.js';
+import type { RequestLog } from './request-log.js';
+
+export interface SimCore {
+  options: ResolvedOptions;
+  clock: OffsetClock;
+  identity: Identity;
+  tokens: TokenStore;
+  store: ServerStore;
+  images: ImageCatalog;
+  faults: FaultInjector;
+  log: RequestLog;
+  /** `http://127.0.0.1:<port>`, known once the server listens. */
+  baseUrl: string;
+}
