@@ -16,6 +16,7 @@ import {
   OverLimitError,
   UnsupportedMediaTypeError,
 } from '../lib/errors.js';
+import { cancelJob, parseJobAction } from '../lib/cancel.js';
 import { parseBulkRequest, parseSingleRequest } from '../lib/job-request.js';
 import { jobLocation, jobView, listCallerJobs, listJobServers, loadJob } from '../lib/jobs.js';
 import { microversionFromHeaders } from '../lib/microversion.js';
@@ -170,6 +171,14 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
     }),
     route('/v2/{tenant_id}/rebuild-jobs/{job_id}', {
       GET: async (ctx) => json(200, jobView(await loadJob(deps.store, ctx.caller, ctx.params.job_id as string), ctx.baseUrl, ctx.now)),
+    }),
+    route('/v2/{tenant_id}/rebuild-jobs/{job_id}/action', {
+      POST: async (ctx) => {
+        parseJobAction(parseBody(ctx.event, config.maxBodyBytes, mediaType(ctx.event, false)));
+        const job = await cancelJob(deps.store, ctx.caller, ctx.params.job_id as string, now);
+        deps.logger.info('job cancelled', { jobId: job.jobId });
+        return json(202, jobView(job, ctx.baseUrl, now()), { Location: jobLocation(ctx.baseUrl, job) });
+      },
     }),
     route('/v2/{tenant_id}/rebuild-jobs/{job_id}/servers', {
       GET: async (ctx) =>

@@ -5,6 +5,7 @@
 import type { SubmitLimits } from './job-request.js';
 import { MAX_MICROVERSION, type Microversion, parseMicroversion } from './microversion.js';
 import { NOVA_DEFAULT_QUOTAS } from './rebuild-schema.js';
+import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from './worker.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -86,5 +87,34 @@ export function awsEndpointsFromEnv(env: Env): { dynamodb?: string; sqs?: string
   return {
     ...(env.DYNAMODB_ENDPOINT ? { dynamodb: env.DYNAMODB_ENDPOINT } : {}),
     ...(env.SQS_ENDPOINT ? { sqs: env.SQS_ENDPOINT } : {}),
+  };
+}
+
+/** What the worker function needs. */
+export interface WorkerConfig {
+  tableName: string;
+  queueUrl: string;
+  settings: WorkerSettings;
+}
+
+/** Reads the worker's settings; defaults (DEFAULT_WORKER_SETTINGS) are explained where they are defined. */
+export function workerConfigFromEnv(env: Env): WorkerConfig {
+  const d = DEFAULT_WORKER_SETTINGS;
+  const baseSeconds = integer(env, 'BACKOFF_BASE_SECONDS', d.retry.baseSeconds, 1, 900);
+  const capSeconds = integer(env, 'BACKOFF_CAP_SECONDS', d.retry.capSeconds, 1, 3600);
+  if (capSeconds < baseSeconds) {
+    throw new ConfigError(`BACKOFF_CAP_SECONDS (${capSeconds}) must not be below BACKOFF_BASE_SECONDS (${baseSeconds})`);
+  }
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    queueUrl: required(env, 'QUEUE_URL'),
+    settings: {
+      retry: { baseSeconds, capSeconds },
+      followFirstSeconds: integer(env, 'FOLLOW_FIRST_SECONDS', d.followFirstSeconds, 1, 900),
+      followIntervalSeconds: integer(env, 'FOLLOW_INTERVAL_SECONDS', d.followIntervalSeconds, 1, 900),
+      claimLeaseSeconds: integer(env, 'CLAIM_LEASE_SECONDS', d.claimLeaseSeconds, 1, 900),
+      verifySkewSeconds: integer(env, 'VERIFY_SKEW_SECONDS', d.verifySkewSeconds, 0, 300),
+      minFailureSample: integer(env, 'MIN_FAILURE_SAMPLE', d.minFailureSample, 1, 10000),
+    },
   };
 }

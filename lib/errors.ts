@@ -108,3 +108,8 @@ export class QueueUnavailableError extends Error {
 export class ConditionFailedError extends Error {
   override readonly name = 'ConditionFailedError';
 }
+
+/** The message cannot be handled now but may be later: leave it to the queue to deliver again. */
+export class RetryLaterError extends Error {
+  override readonly name = 'RetryLaterError';
+}

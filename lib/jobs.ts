@@ -4,7 +4,7 @@
  * to anyone else it does not exist.
  */
 import { BadRequestError, JobNotFoundError } from './errors.js';
-import { type JobRecord, type ServerRecord, type ServerState, SERVER_STATES, jobStatus } from './model.js';
+import { type JobRecord, type ServerRecord, type ServerState, SERVER_STATES, TERMINAL_SERVER_STATES, jobStatus } from './model.js';
 import type { JobStore, Page } from './ports.js';
 import type { Caller } from './submit.js';
 
@@ -60,8 +60,7 @@ export function jobView(job: JobRecord, baseUrl: string, now: Date): { rebuildJo
       createdAt: job.createdAt,
       updatedAt: job.updatedAt,
       ...(job.completedAt ? { completedAt: job.completedAt } : {}),
-      ...(job.reason ? { reason: job.reason } : {}),
-      ...(job.cancelRequested ? { cancelRequested: true } : {}),
+      ...(job.stop ? { stop: job.stop } : {}),
       options: job.options,
       rebuild: job.rebuild,
       submission: submissionView(job, now),
@@ -84,6 +83,10 @@ export function serverView(s: ServerRecord): Record<string, unknown> {
     ...(s.lastHttpStatus !== undefined ? { lastHttpStatus: s.lastHttpStatus } : {}),
     ...(s.faultName || s.faultMessage ? { fault: { name: s.faultName, message: s.faultMessage } } : {}),
     computeRequestIds: s.computeRequestIds ?? [],
+    ...(s.novaState ? { novaState: s.novaState } : {}),
+    ...(s.nextCheckAt && !TERMINAL_SERVER_STATES.includes(s.status) ? { nextCheckAt: s.nextCheckAt } : {}),
+    ...(s.acceptedAt ? { acceptedAt: s.acceptedAt } : {}),
+    ...(s.endedAt ? { endedAt: s.endedAt } : {}),
     rebuild: s.rebuild,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,

@@ -58,12 +58,18 @@ export interface JobRecord {
   rebuild: Record<string, unknown>;
   submission: Submission;
   idempotencyKey?: string;
-  cancelRequested?: boolean;
-  /** Why the job ended FAILED or CANCELLED as a whole (threshold, cancel), if it did. */
-  reason?: string;
+  /** Set when no more servers may be submitted: cancelled by its caller, or the failure threshold tripped. */
+  stop?: JobStop;
+  /** When the last server ended. */
   completedAt?: string;
   /** Epoch seconds: DynamoDB's TTL deletes the job and its servers after this. */
   expiresAt: number;
+}
+
+export interface JobStop {
+  by: 'cancel' | 'threshold';
+  at: string;
+  reason: string;
 }
 
 /** One server's record. */
@@ -85,16 +91,40 @@ export interface ServerRecord {
   faultMessage?: string;
   computeRequestIds?: string[];
   expiresAt: number;
+  /**
+   * Fencing token: every transition requires the value it read and moves it on, and every queue
+   * message names the value it was sent for. A duplicate or stale message finds another value
+   * and is dropped, so no step — above all no rebuild — happens twice.
+   */
+  seq: number;
+  /** While SUBMITTING: the claim's end. A claim past it belongs to a worker that died. */
+  claimedUntil?: string;
+  /** `X-Openstack-Request-Id` we sent with the last rebuild attempt, and when. */
+  attemptRequestId?: string;
+  attemptStartedAt?: string;
+  /** The last attempt's outcome is unknown (timeout, reset): ask Nova before sending again. */
+  uncertain?: boolean;
+  /** When the next attempt or check is due (RETRY_WAIT, following). */
+  nextCheckAt?: string;
+  /** Nova's view at the last follow-up: status/task_state. */
+  novaState?: string;
+  acceptedAt?: string;
+  endedAt?: string;
 }
 
 /** The job's status, from its counts and flags: no extra write is needed when a server ends. */
-export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'cancelRequested' | 'reason'>): JobStatus {
+export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop'>): JobStatus {
   const { counts, total } = job;
   const ended = counts.SUCCEEDED + counts.FAILED + counts.CANCELLED;
-  if (ended < total) return counts.QUEUED === total ? 'QUEUED' : 'RUNNING';
+  if (ended < total) return counts.QUEUED === total && !job.stop ? 'QUEUED' : 'RUNNING';
   if (counts.SUCCEEDED === total) return 'SUCCEEDED';
-  if (job.cancelRequested && counts.CANCELLED > 0) return 'CANCELLED';
-  if (job.reason && counts.CANCELLED > 0) return 'FAILED';
+  if (job.stop?.by === 'threshold') return 'FAILED';
+  if (job.stop?.by === 'cancel' && counts.CANCELLED > 0) return 'CANCELLED';
   if (counts.SUCCEEDED === 0) return counts.FAILED > 0 ? 'FAILED' : 'CANCELLED';
   return 'PARTIAL';
+}
+
+/** Servers that ended, of every kind. */
+export function endedCount(counts: Counts): number {
+  return counts.SUCCEEDED + counts.FAILED + counts.CANCELLED;
 }

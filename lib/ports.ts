@@ -2,7 +2,7 @@
  * The ports the use cases need. Adapters in `lib/adapters/` implement them against DynamoDB and
  * SQS; unit tests pass in-memory ones through the same seam.
  */
-import type { JobRecord, ServerRecord, ServerState, Submission } from './model.js';
+import type { JobRecord, JobStop, ServerRecord, ServerState, Submission } from './model.js';
 import type { RebuildMessage } from './rebuild-message.js';
 
 /** The idempotency claim: one per (tenant, principal, key), kept 24 h. */
@@ -45,6 +45,17 @@ export interface JobStore {
   getIdempotency(scope: string): Promise<IdempotencyRecord | undefined>;
   listServers(jobId: string, query: { limit: number; marker?: string; status?: ServerState }): Promise<Page<ServerRecord>>;
   listJobs(tenantId: string, principal: string, query: { limit: number; marker?: string }): Promise<Page<JobRecord>>;
+  getServer(jobId: string, serverId: string): Promise<ServerRecord | undefined>;
+  /**
+   * Moves a server record from the state it was read in (`from`: its seq and status) to `to`,
+   * moving the job's per-state counters in the same transaction. Throws ConditionFailedError
+   * when the record is no longer as read: another delivery got there first.
+   */
+  transition(from: ServerRecord, to: ServerRecord): Promise<void>;
+  /** Stamps the job's end, once. */
+  markCompleted(jobId: string, at: string): Promise<void>;
+  /** Stops further submissions (cancel or failure threshold), once; false if already stopped. */
+  setStop(jobId: string, stop: JobStop): Promise<boolean>;
 }
 
 export interface RebuildQueue {
@@ -53,4 +64,6 @@ export interface RebuildQueue {
    * QueueUnavailableError (with the ids that were sent) when some could not be sent.
    */
   send(messages: RebuildMessage[]): Promise<void>;
+  /** Sends one message that the queue holds back for `delaySeconds` (0–900): how the worker waits. */
+  schedule(message: RebuildMessage, delaySeconds: number): Promise<void>;
 }

@@ -18,8 +18,12 @@ const envelope = z.strictObject({
   maxAttempts: z.number().int().min(1),
   deadline: z.iso.datetime(),
   rebuild: z.record(z.string(), z.unknown()),
-  /** Set by the worker on the messages it re-sends to itself (retries, follow-ups). */
-  step: z.record(z.string(), z.unknown()).optional(),
+  /** The server record's `seq` this message was sent for: see ServerRecord.seq. */
+  seq: z.number().int().min(0),
+  /** What the message asks for: an attempt (or its check), or a follow-up of an accepted rebuild. */
+  phase: z.enum(['attempt', 'follow']),
+  /** Not to be acted on before this time: for waits longer than SQS's 900 s delay. */
+  notBefore: z.iso.datetime().optional(),
 });
 
 export type RebuildMessage = Omit<z.infer<typeof envelope>, 'rebuild'> & { rebuild: RebuildRequest };

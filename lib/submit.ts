@@ -145,6 +145,7 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     createdAt,
     updatedAt: createdAt,
     expiresAt,
+    seq: 0,
   }));
   const deadline = new Date(now.getTime() + request.options.deadlineSeconds * 1000).toISOString();
   const messages: RebuildMessage[] = request.servers.map((s) => ({
@@ -155,6 +156,8 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     microversion: request.options.microversion,
     maxAttempts: request.options.maxAttempts,
     deadline,
+    seq: 0,
+    phase: 'attempt',
     rebuild: s.rebuild,
   }));
 

@@ -3,41 +3,49 @@
  * everything it started. `npm start -- --clean` starts from an empty table and queue.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { LOCAL_PRINCIPAL } from './gateway.js';
+import { DEFAULT_IMAGES, optionsFromEnv } from './sim/index.js';
 import { startLocalStack } from './stack.js';
 
 const clean = process.argv.includes('--clean');
-const port = Number(process.env.PORT ?? 3000);
 const dataDir = process.env.LOCAL_DATA_DIR ?? '.local-data';
+const realCloud = Boolean(process.env.COMPUTE_URL || process.env.OS_AUTH_URL);
 
 const stack = await startLocalStack({
-  apiPort: port,
+  apiPort: Number(process.env.PORT ?? 3000),
   dynamoPort: Number(process.env.DYNAMODB_PORT ?? 8000),
   sqsPort: Number(process.env.SQS_PORT ?? 4566),
   dataDir,
   clean,
-  env: process.env,
-  logger: new Logger({ serviceName: 'rebuild-api', logLevel: (process.env.LOG_LEVEL ?? 'INFO') as 'INFO' }),
+  // The simulator rebuilds in well under a second; looking every 3 s lets a user watch a job
+  // finish. A real cloud takes minutes: the worker's own defaults (30 s, then 20 s) apply there.
+  env: realCloud ? process.env : { FOLLOW_FIRST_SECONDS: '3', FOLLOW_INTERVAL_SECONDS: '3', ...process.env },
+  logger: new Logger({ serviceName: 'rebuild-local', logLevel: (process.env.LOG_LEVEL ?? 'WARN') as 'WARN' }),
+  worker: { simulator: { port: 8775, ...optionsFromEnv(process.env) } },
 });
 
-const api = stack.apiUrl;
-const tenant = 'demo-project';
+const sim = stack.sim;
+const tenant = sim?.tenantId ?? 'YOUR_PROJECT_ID';
+const [s1 = 'SERVER_ID', s2 = 'SERVER_ID_2'] = sim?.serverIds ?? [];
+const api = `${stack.apiUrl}/v2/${tenant}`;
 process.stdout.write(`
 Bulk rebuild service running locally.
-  API         ${api}          (as ${'arn:aws:iam::000000000000:user/local-operator'})
-  DynamoDB    ${stack.aws.dynamoEndpoint}   table rebuild-jobs   data in ${dataDir}${clean ? ' (started clean)' : ''}
-  SQS         ${stack.aws.sqsEndpoint}   queue ${stack.sqs.queueUrl}
+  API        ${stack.apiUrl}   (every call made as ${LOCAL_PRINCIPAL})
+  DynamoDB   ${stack.aws.dynamoEndpoint}   table rebuild-jobs, data in ${dataDir}${clean ? ' (started clean)' : ''}
+  SQS        ${stack.aws.sqsEndpoint}   ${stack.sqs.queueUrl}
+  Compute    ${sim ? `simulator ${sim.url}: project ${sim.tenantId}, servers ${sim.serverIds.join(' ')}, images ${DEFAULT_IMAGES.map((i) => i.id).join(' ')}` : process.env.COMPUTE_URL ?? process.env.OS_AUTH_URL}
 
 Try:
-  curl -si -X POST ${api}/v2/${tenant}/servers/075e40fe-9f03-4652-ba8e-5f8e2547899a/action \\
-       -H 'Content-Type: application/json' --data @test/fixtures/seed-rebuild.json
-  curl -si -X POST ${api}/v2/${tenant}/servers/075e40fe-9f03-4652-ba8e-5f8e2547899a/action \\
-       -H 'Content-Type: application/xml' --data-binary @test/fixtures/seed-rebuild.xml
-  curl -si -X POST ${api}/v2/${tenant}/rebuild-jobs -H 'Content-Type: application/json' -H 'Idempotency-Key: night-1' \\
+  API=${api}
+  curl -si -X POST $API/servers/${s1}/action -H 'Content-Type: application/json' --data @test/fixtures/seed-rebuild.json
+  curl -si -X POST $API/servers/${s1}/action -H 'Content-Type: application/xml' --data-binary @test/fixtures/seed-rebuild.xml
+  curl -si -X POST $API/rebuild-jobs -H 'Content-Type: application/json' -H 'Idempotency-Key: night-1' \\
        -d '{"rebuildJob": {"rebuild": {"imageRef": "70a599e0-31e7-49b7-b260-868f441e862b", "adminPass": "seekr3t"},
-            "servers": [{"id": "075e40fe-9f03-4652-ba8e-5f8e2547899a"}, {"id": "b9d262ee-902b-4020-8eab-7d99cf420fa3", "rebuild": {"name": "web-2"}}]}}'
-  curl -s ${api}/v2/${tenant}/rebuild-jobs
-  curl -s ${api}/v2/${tenant}/rebuild-jobs/JOB_ID
-  curl -s '${api}/v2/${tenant}/rebuild-jobs/JOB_ID/servers?limit=50&status=FAILED'
+            "servers": [{"id": "${s1}"}, {"id": "${s2}", "rebuild": {"name": "web-2"}}]}}'
+  curl -s $API/rebuild-jobs
+  curl -s $API/rebuild-jobs/JOB_ID
+  curl -s "$API/rebuild-jobs/JOB_ID/servers?limit=50&status=SUCCEEDED"
+  curl -si -X POST $API/rebuild-jobs/JOB_ID/action -H 'Content-Type: application/json' -d '{"cancel": null}'
 
 Ctrl-C stops everything.
 `);

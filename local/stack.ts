@@ -6,11 +6,16 @@
 import { chmodSync, existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { computeConfigFromEnv, createComputeApi } from '../lib/adapters/compute-http.js';
 import { DynamoJobStore, createDynamoClient, ensureTable } from '../lib/adapters/dynamodb-store.js';
-import { SqsRebuildQueue, createSqsClient } from '../lib/adapters/sqs-queue.js';
-import { type ApiConfig, apiConfigFromEnv } from '../lib/config.js';
+import { SqsConsumer, SqsRebuildQueue, createSqsClient } from '../lib/adapters/sqs-queue.js';
+import { type ApiConfig, apiConfigFromEnv, workerConfigFromEnv } from '../lib/config.js';
+import type { WorkerDeps, WorkerMetrics } from '../lib/worker.js';
 import { createApi } from '../functions/api-app.js';
+import { type WorkerHandler, createWorker } from '../functions/worker-app.js';
 import { startGateway } from './gateway.js';
+import { type Poller, type PollerOptions, startPoller } from './poller.js';
+import { type ComputeSimulator, type SimulatorOptions, startComputeSimulator } from './sim/index.js';
 import { type QueueSpec, type RunningService, type RunningSqs, startDynamoLocal, startSqsLocal } from './standins.js';
 
 /** Names and queue settings of the local resources; the CDK stack uses the same settings. */
@@ -37,10 +42,32 @@ export interface LocalStackOptions {
   dataDir?: string;
   /** Start from nothing: delete dataDir's contents first. */
   clean?: boolean;
-  /** Environment for the API's settings (limits, quotas); TABLE_NAME and QUEUE_URL are set here. */
+  /** Environment for the API's and worker's settings (limits, quotas, backoff); TABLE_NAME and QUEUE_URL are set here. */
   env?: Record<string, string | undefined>;
   logger?: Logger;
+  /** Queue settings other than the defaults (tests shorten the visibility timeout). */
+  queue?: Partial<QueueSpec>;
+  /**
+   * SQS delivers at least once; this makes "more than once" happen on purpose: every message
+   * the API or the worker sends is sent this many times. For the exactly-once tests and faults.
+   */
+  duplicateMessages?: number;
+  /**
+   * The worker and its event source. Without `COMPUTE_URL` or `OS_AUTH_URL` in `env`, it talks to
+   * the Compute API simulator, started here. `false`: no worker (the submit path alone).
+   */
+  worker?:
+    | false
+    | {
+        poller?: Partial<PollerOptions>;
+        simulator?: SimulatorOptions;
+        metrics?: WorkerMetrics;
+        afterRebuildAnswered?: WorkerDeps['afterRebuildAnswered'];
+      };
 }
+
+/** The event source's defaults locally: as the CDK stack sets them in the cloud. */
+export const LOCAL_POLLER: PollerOptions = { batchSize: 10, batchingWindowSeconds: 1, maxConcurrency: 5 };
 
 export interface LocalStack {
   apiUrl: string;
@@ -49,6 +76,12 @@ export interface LocalStack {
   store: DynamoJobStore;
   queue: SqsRebuildQueue;
   config: ApiConfig;
+  /** The SDK clients the adapters use (benchmarks count their calls). */
+  clients: { dynamodb: ReturnType<typeof createDynamoClient>; sqs: ReturnType<typeof createSqsClient> };
+  /** The Compute API simulator, when the worker talks to it. */
+  sim?: ComputeSimulator;
+  poller?: Poller;
+  worker?: WorkerHandler;
   /** SDK client settings that reach the stand-ins, for tests that look at them directly. */
   aws: { region: string; credentials: { accessKeyId: string; secretAccessKey: string }; dynamoEndpoint: string; sqsEndpoint: string };
   stop(): Promise<void>;
@@ -68,7 +101,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.dataDir ? { dataDir: join(options.dataDir, 'dynamodb') } : {}),
     });
     started.push(dynamo);
-    const sqs = await startSqsLocal(LOCAL_QUEUE, options.sqsPort !== undefined ? { port: options.sqsPort } : {});
+    const sqs = await startSqsLocal({ ...LOCAL_QUEUE, ...options.queue }, options.sqsPort !== undefined ? { port: options.sqsPort } : {});
     started.push(sqs);
 
     const dynamoClient = createDynamoClient({ ...LOCAL_AWS, endpoint: dynamo.endpoint });
@@ -77,6 +110,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const config = apiConfigFromEnv({ ...options.env, TABLE_NAME: LOCAL_TABLE, QUEUE_URL: sqs.queueUrl });
     const store = new DynamoJobStore(dynamoClient, LOCAL_TABLE);
     const queue = new SqsRebuildQueue(sqsClient, sqs.queueUrl);
+    const copies = options.duplicateMessages ?? 1;
+    if (copies > 1) {
+      const send = queue.send.bind(queue);
+      const schedule = queue.schedule.bind(queue);
+      queue.send = async (messages) => send(messages.flatMap((m) => Array.from({ length: copies }, () => m)));
+      queue.schedule = async (message, delay) => {
+        for (let i = 0; i < copies; i++) await schedule(message, delay);
+      };
+    }
     const dlq = new SqsRebuildQueue(sqsClient, sqs.dlqUrl);
 
     const snapshot = options.dataDir ? join(options.dataDir, SNAPSHOT_FILE) : undefined;
@@ -101,13 +143,49 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const api = createApi({ store, queue, config, logger });
     const gateway = await startGateway(api, options.apiPort ?? 0);
     started.push(gateway);
+
+    let sim: ComputeSimulator | undefined;
+    let poller: Poller | undefined;
+    let worker: WorkerHandler | undefined;
+    if (options.worker !== false) {
+      const w = options.worker ?? {};
+      let computeEnv: Record<string, string | undefined> = options.env ?? {};
+      if (!computeEnv.COMPUTE_URL && !computeEnv.OS_AUTH_URL) {
+        sim = await startComputeSimulator({ port: 0, ...w.simulator });
+        started.push(sim);
+        // Keystone password auth against the simulator: the path a real cloud takes.
+        computeEnv = {
+          OS_AUTH_URL: sim.keystoneUrl,
+          OS_USERNAME: sim.credentials.user.name,
+          OS_PASSWORD: sim.credentials.user.password,
+          OS_USER_DOMAIN_NAME: 'Default',
+        };
+      }
+      const workerConfig = workerConfigFromEnv({ ...options.env, TABLE_NAME: LOCAL_TABLE, QUEUE_URL: sqs.queueUrl });
+      worker = createWorker({
+        store,
+        queue,
+        compute: createComputeApi(computeConfigFromEnv(computeEnv)),
+        settings: workerConfig.settings,
+        logger: options.logger ?? new Logger({ serviceName: 'rebuild-worker', logLevel: 'WARN' }),
+        ...(w.metrics ? { metrics: w.metrics } : {}),
+        ...(w.afterRebuildAnswered ? { afterRebuildAnswered: w.afterRebuildAnswered } : {}),
+      });
+      poller = startPoller(new SqsConsumer(sqsClient, sqs.queueUrl), worker, { ...LOCAL_POLLER, ...w.poller });
+      // Stopped before the queue it reads, which is stopped before the table (reverse start order).
+      started.push(poller);
+    }
     return {
+      sim,
+      poller,
+      worker,
       apiUrl: gateway.url,
       dynamo,
       sqs,
       store,
       queue,
       config,
+      clients: { dynamodb: dynamoClient, sqs: sqsClient },
       aws: { ...LOCAL_AWS, dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint },
       stop: stopAll,
     };

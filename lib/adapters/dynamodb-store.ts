@@ -17,6 +17,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  ConditionalCheckFailedException,
   ResourceInUseException,
   TransactionCanceledException,
   TransactWriteItemsCommand,
@@ -27,8 +28,8 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { BadRequestError, StoreUnavailableError } from '../errors.js';
-import { type Counts, type JobRecord, type ServerRecord, type ServerState, SERVER_STATES, type Submission } from '../model.js';
+import { BadRequestError, ConditionFailedError, StoreUnavailableError } from '../errors.js';
+import { type Counts, type JobRecord, type JobStop, type ServerRecord, type ServerState, SERVER_STATES, type Submission } from '../model.js';
 import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type Page } from '../ports.js';
 import { canonicalUuid } from '../rebuild-schema.js';
 
@@ -267,6 +268,82 @@ export class DynamoJobStore implements JobStore {
     return out.Item ? itemToServer(out.Item) : undefined;
   }
 
+  async transition(from: ServerRecord, to: ServerRecord): Promise<void> {
+    const update = transitionUpdate(to);
+    const serverUpdate = {
+      TableName: this.tableName,
+      Key: { pk: { S: `JOB#${from.jobId}` }, sk: { S: `${SERVER_PREFIX}${from.serverId}` } },
+      UpdateExpression: update.expression,
+      ConditionExpression: '#seq = :fromSeq AND #st = :fromStatus',
+      ExpressionAttributeNames: { ...update.names, '#seq': 'seq', '#st': 'status' },
+      ExpressionAttributeValues: { ...update.values, ':fromSeq': { N: String(from.seq) }, ':fromStatus': { S: from.status } },
+    };
+    const counted = from.status !== to.status;
+    try {
+      if (!counted) {
+        await this.client.send(new UpdateItemCommand(serverUpdate));
+        return;
+      }
+      await this.client.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Update: serverUpdate },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: jobKey(from.jobId),
+                UpdateExpression: 'ADD #from :minus, #to :plus SET updatedAt = :u',
+                ExpressionAttributeNames: { '#from': `n_${from.status}`, '#to': `n_${to.status}` },
+                ExpressionAttributeValues: { ':minus': { N: '-1' }, ':plus': { N: '1' }, ':u': { S: to.updatedAt } },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (err) {
+      const lost =
+        err instanceof ConditionalCheckFailedException ||
+        (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed');
+      if (lost) throw new ConditionFailedError(`server ${from.serverId} is no longer ${from.status} at seq ${from.seq}`, { cause: err });
+      throw err;
+    }
+  }
+
+  async markCompleted(jobId: string, at: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET completedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(completedAt)',
+          ExpressionAttributeValues: { ':at': { S: at } },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  async setStop(jobId: string, stop: JobStop): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET #stop = :stop, updatedAt = :u',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#stop)',
+          ExpressionAttributeNames: { '#stop': 'stop' },
+          ExpressionAttributeValues: marshall({ ':stop': stop, ':u': stop.at }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
   async listServers(jobId: string, query: { limit: number; marker?: string; status?: ServerState }): Promise<Page<ServerRecord>> {
     let startKey: Record<string, AttributeValue> | undefined;
     if (query.marker !== undefined) {
@@ -327,6 +404,30 @@ export class DynamoJobStore implements JobStore {
     const last = items[items.length - 1];
     return { items, ...(out.LastEvaluatedKey && last ? { nextMarker: last.jobId } : {}) };
   }
+}
+
+/** Attributes a transition writes in full (the rest of the record never changes after submission). */
+const MUTABLE: (keyof ServerRecord)[] = [
+  'status', 'seq', 'attempts', 'updatedAt', 'lastHttpStatus', 'faultName', 'faultMessage', 'computeRequestIds',
+  'claimedUntil', 'attemptRequestId', 'attemptStartedAt', 'uncertain', 'nextCheckAt', 'novaState', 'acceptedAt', 'endedAt',
+];
+
+/** The UpdateItem parts that set `to`'s mutable attributes and remove the ones it lacks. */
+function transitionUpdate(to: ServerRecord): { expression: string; names: Record<string, string>; values: Record<string, AttributeValue> } {
+  const names: Record<string, string> = {};
+  const values: Record<string, AttributeValue> = {};
+  const set: string[] = [];
+  const remove: string[] = [];
+  MUTABLE.forEach((attr, i) => {
+    names[`#a${i}`] = attr;
+    const v = to[attr];
+    if (v === undefined) remove.push(`#a${i}`);
+    else {
+      set.push(`#a${i} = :a${i}`);
+      values[`:a${i}`] = marshall({ v }, { removeUndefinedValues: true }).v as AttributeValue;
+    }
+  });
+  return { expression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`, names, values };
 }
 
 /** Creates the table (and its TTL) if it does not exist: the local stack's set-up. */

@@ -2,6 +2,8 @@
  * The rebuild queue on SQS: the only file that imports the SQS SDK.
  */
 import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
   SQSClient,
   type SQSClientConfig,
   SendMessageBatchCommand,
@@ -110,10 +112,54 @@ export class SqsRebuildQueue implements RebuildQueue {
     throw new Error(`SQS failed ${pending.length} entries after ${ENTRY_TRIES} tries`);
   }
 
-  /** Sends one message that SQS holds back for `delaySeconds` (0–900): how the worker waits. */
-  async sendDelayed(message: RebuildMessage, delaySeconds: number): Promise<void> {
+  async schedule(message: RebuildMessage, delaySeconds: number): Promise<void> {
     await this.client.send(
       new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message), DelaySeconds: delaySeconds }),
     );
+  }
+}
+
+/** A received message, as an event source hands it to a function. */
+export interface ReceivedMessage {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  receiveCount: number;
+  sentTimestamp: number;
+}
+
+/** Receives and deletes messages: what Lambda's event source does, for the local poller. */
+export class SqsConsumer {
+  constructor(
+    private readonly client: SQSClient,
+    readonly queueUrl: string,
+  ) {}
+
+  async receive(max: number, waitSeconds: number, signal?: AbortSignal): Promise<ReceivedMessage[]> {
+    const out = await this.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.queueUrl,
+        MaxNumberOfMessages: max,
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+      }),
+      signal ? { abortSignal: signal } : {},
+    );
+    return (out.Messages ?? []).map((m) => ({
+      messageId: m.MessageId ?? '',
+      receiptHandle: m.ReceiptHandle ?? '',
+      body: m.Body ?? '',
+      receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
+      sentTimestamp: Number(m.Attributes?.SentTimestamp ?? 0),
+    }));
+  }
+
+  async delete(receiptHandles: string[]): Promise<void> {
+    for (let i = 0; i < receiptHandles.length; i += BATCH_ENTRIES) {
+      const chunk = receiptHandles.slice(i, i + BATCH_ENTRIES);
+      await this.client.send(
+        new DeleteMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: chunk.map((h, j) => ({ Id: String(j), ReceiptHandle: h })) }),
+      );
+    }
   }
 }

@@ -2,7 +2,7 @@
  * The submit path end to end on the local stand-ins: HTTP into the local gateway, the real
  * DynamoDB and SQS adapters through the AWS SDK against DynamoDB Local and fauxqs on loopback.
  */
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ beforeAll(async () => {
   const logger = new Logger({ serviceName: 'it', logLevel: 'DEBUG' });
   const sink = (...a: unknown[]) => logLines.push(a.map(String).join(' '));
   (logger as unknown as { console: object }).console = { log: sink, info: sink, warn: sink, error: sink, debug: sink, trace: sink };
-  stack = await startLocalStack({ logger });
+  stack = await startLocalStack({ logger, worker: false });
   sqs = new SQSClient({ region: stack.aws.region, credentials: stack.aws.credentials, endpoint: stack.aws.sqsEndpoint });
   ddb = new DynamoDBClient({ region: stack.aws.region, credentials: stack.aws.credentials, endpoint: stack.aws.dynamoEndpoint });
 });
@@ -147,9 +147,9 @@ describe('the queue going away mid-submit', () => {
 describe('secrets on the real stand-ins', () => {
   it("keeps the seed's adminPass out of the table and the logs", async () => {
     const scan = [];
-    let start;
+    let start: Record<string, AttributeValue> | undefined;
     do {
-      const out = await ddb.send(new ScanCommand({ TableName: 'rebuild-jobs', ...(start ? { ExclusiveStartKey: start } : {}) }));
+      const out: ScanCommandOutput = await ddb.send(new ScanCommand({ TableName: 'rebuild-jobs', ...(start ? { ExclusiveStartKey: start } : {}) }));
       scan.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start);

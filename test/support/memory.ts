@@ -3,8 +3,8 @@
  * the real DynamoDB and SQS adapters against the local stand-ins instead.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { StoreUnavailableError } from '../../lib/errors.js';
-import type { JobRecord, ServerRecord, ServerState, Submission } from '../../lib/model.js';
+import { ConditionFailedError, StoreUnavailableError } from '../../lib/errors.js';
+import type { JobRecord, JobStop, ServerRecord, ServerState, Submission } from '../../lib/model.js';
 import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type Page, type RebuildQueue } from '../../lib/ports.js';
 import type { RebuildMessage } from '../../lib/rebuild-message.js';
 
@@ -46,6 +46,31 @@ export class MemoryJobStore implements JobStore {
   async getIdempotency(scope: string): Promise<IdempotencyRecord | undefined> {
     return this.claims.get(scope);
   }
+  async getServer(jobId: string, serverId: string): Promise<ServerRecord | undefined> {
+    const s = this.servers.get(`${jobId}/${serverId}`);
+    return s && structuredClone(s);
+  }
+  async transition(from: ServerRecord, to: ServerRecord): Promise<void> {
+    const key = `${from.jobId}/${from.serverId}`;
+    const cur = this.servers.get(key);
+    if (!cur || cur.seq !== from.seq || cur.status !== from.status) throw new ConditionFailedError('lost');
+    this.servers.set(key, structuredClone(to));
+    const job = this.jobs.get(from.jobId);
+    if (job && from.status !== to.status) {
+      job.counts[from.status] -= 1;
+      job.counts[to.status] += 1;
+    }
+  }
+  async markCompleted(jobId: string, at: string): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (job && !job.completedAt) job.completedAt = at;
+  }
+  async setStop(jobId: string, stop: JobStop): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    if (!job || job.stop) return false;
+    job.stop = structuredClone(stop);
+    return true;
+  }
   async listServers(jobId: string, query: { limit: number; marker?: string; status?: ServerState }): Promise<Page<ServerRecord>> {
     const all = [...this.servers.values()]
       .filter((s) => s.jobId === jobId && (!query.status || s.status === query.status))
@@ -68,8 +93,12 @@ export class MemoryJobStore implements JobStore {
 
 export class MemoryQueue implements RebuildQueue {
   messages: RebuildMessage[] = [];
+  scheduled: { message: RebuildMessage; delaySeconds: number }[] = [];
   async send(messages: RebuildMessage[]): Promise<void> {
     this.messages.push(...structuredClone(messages));
+  }
+  async schedule(message: RebuildMessage, delaySeconds: number): Promise<void> {
+    this.scheduled.push({ message: structuredClone(message), delaySeconds });
   }
 }
 

@@ -1,0 +1,45 @@
+/**
+ * The worker behind the SQS event source: each record is one step for one server, handled on its
+ * own, and reported back as a partial batch response so one bad message never fails its batch.
+ * Built from its dependencies so the Lambda entry, the local poller and the tests share it.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { ZodError } from 'zod';
+import { RetryLaterError } from '../lib/errors.js';
+import { parseRebuildMessage } from '../lib/rebuild-message.js';
+import { type WorkerDeps, handleRebuildMessage } from '../lib/worker.js';
+
+export type WorkerHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+/** Builds the SQS handler around the worker's dependencies. */
+export function createWorker(deps: WorkerDeps & { logger: Logger }): WorkerHandler {
+  const record = async (r: SQSRecord) => {
+    let msg;
+    try {
+      msg = parseRebuildMessage(r.body);
+    } catch (err) {
+      // A poison message: left to fail until the queue's redrive moves it to the dead-letter
+      // queue. Its body may hold secrets, so only where it is wrong is logged.
+      const where = err instanceof ZodError ? err.issues.map((i) => i.path.join('.') || '(root)').slice(0, 5) : ['not JSON'];
+      deps.logger.warn('poison message', { messageId: r.messageId, receiveCount: r.attributes?.ApproximateReceiveCount, invalid: where });
+      deps.metrics?.record('PoisonMessages', 1, 'Count');
+      throw new Error('poison message');
+    }
+    try {
+      const result = await handleRebuildMessage(deps, msg);
+      deps.logger.info('step', { jobId: msg.jobId, serverId: msg.serverId, seq: msg.seq, phase: msg.phase, result });
+    } catch (err) {
+      if (!(err instanceof RetryLaterError)) {
+        deps.logger.warn('step failed', { jobId: msg.jobId, serverId: msg.serverId, seq: msg.seq, errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });
+      }
+      throw err;
+    }
+  };
+  return async (event) => {
+    // One processor per invocation: the local poller runs several invocations in one process.
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(event, record, processor, { throwOnFullBatchFailure: false });
+  };
+}
