@@ -20,7 +20,7 @@ import { cancelJob, parseJobAction } from '../lib/cancel.js';
 import { parseBulkRequest, parseSingleRequest } from '../lib/job-request.js';
 import { jobLocation, jobView, listCallerJobs, listJobServers, loadJob } from '../lib/jobs.js';
 import { microversionFromHeaders } from '../lib/microversion.js';
-import type { JobStore, RebuildQueue } from '../lib/ports.js';
+import type { JobStore, MetricsSink, RebuildQueue } from '../lib/ports.js';
 import { parseRebuildXml } from '../lib/rebuild-xml.js';
 import { type Caller, MAX_IDEMPOTENCY_KEY_LENGTH, submitJob } from '../lib/submit.js';
 
@@ -32,6 +32,7 @@ export interface ApiDeps {
   queue: RebuildQueue;
   config: ApiConfig;
   logger: Logger;
+  metrics?: MetricsSink;
   now?: () => Date;
 }
 
@@ -158,6 +159,10 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
       { caller: ctx.caller, kind, request, ...(key !== undefined ? { idempotencyKey: key } : {}) },
     );
     deps.logger.info(created ? 'job submitted' : 'idempotent replay', { jobId: job.jobId, servers: job.total, kind });
+    if (created) {
+      deps.metrics?.record('JobsSubmitted', 1, 'Count');
+      deps.metrics?.record('ServersSubmitted', job.total, 'Count');
+    }
     return json(202, jobView(job, ctx.baseUrl, ctx.now), { Location: jobLocation(ctx.baseUrl, job) });
   };
 
@@ -213,6 +218,7 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
           ...(typeof jobId === 'string' ? { Location: `${baseUrlOf(event)}${path}/${jobId}` } : {}),
         });
         deps.logger.info('request refused', { status: err.statusCode, fault: err.faultName });
+        deps.metrics?.record('RequestsRefused', 1, 'Count', err.faultName);
       } else {
         // Only the error's class goes to the log: SDK errors can quote request parameters.
         deps.logger.error('request failed', { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });

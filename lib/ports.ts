@@ -67,3 +67,11 @@ export interface RebuildQueue {
   /** Sends one message that the queue holds back for `delaySeconds` (0–900): how the worker waits. */
   schedule(message: RebuildMessage, delaySeconds: number): Promise<void>;
 }
+
+/**
+ * Figures the service reports (CloudWatch embedded metric format in the cloud). Names and causes
+ * are fixed words from the code, never request data, so no secret can reach a metric.
+ */
+export interface MetricsSink {
+  record(name: string, value: number, unit: 'Count' | 'Seconds', cause?: string): void;
+}

@@ -21,7 +21,7 @@ import {
 } from './compute.js';
 import { ConditionFailedError, RetryLaterError } from './errors.js';
 import { type JobRecord, type ServerRecord, type ServerState, TERMINAL_SERVER_STATES, endedCount } from './model.js';
-import type { JobStore, RebuildQueue } from './ports.js';
+import type { JobStore, MetricsSink, RebuildQueue } from './ports.js';
 import type { RebuildMessage } from './rebuild-message.js';
 import { type Cause, type Decision, type RetrySettings, backoffSeconds, decideRebuild } from './retry-policy.js';
 
@@ -48,7 +48,7 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   retry: { baseSeconds: 5, capSeconds: 300 },
   followFirstSeconds: 30,
   followIntervalSeconds: 20,
-  claimLeaseSeconds: 60,
+  claimLeaseSeconds: 90,
   verifySkewSeconds: 5,
   minFailureSample: 10,
 };
@@ -62,10 +62,8 @@ export interface WorkerLogger {
   warn(message: string, attributes: Record<string, unknown>): void;
 }
 
-/** Figures the worker reports (CloudWatch EMF in the cloud); names and causes are fixed words, never request data. */
-export interface WorkerMetrics {
-  record(name: string, value: number, unit: 'Count' | 'Seconds', cause?: string): void;
-}
+/** The worker reports through the shared metrics port. */
+export type WorkerMetrics = MetricsSink;
 
 export interface WorkerDeps {
   store: JobStore;
@@ -208,7 +206,12 @@ class Step {
     if (rec.uncertain) {
       // The last attempt may have reached Nova: find out before anything else, cancel included.
       const found = await this.askNova(rec);
-      if (found === 'unknown') return this.retryLater(rec, 'uncertain', 'Could not yet learn whether the last attempt reached Nova.');
+      if (found === 'unknown') {
+        if (this.pastDeadline()) {
+          return this.end(rec, 'FAILED', { name: 'deadlineExceeded', message: "The job's deadline passed and Nova could not be asked whether the last attempt arrived: check the server." });
+        }
+        return this.retryLater(rec, 'uncertain', 'Could not yet learn whether the last attempt reached Nova.');
+      }
       if (found !== 'absent') return this.accepted(rec, found.requestId);
       rec = await this.move(rec, { status: 'RETRY_WAIT', uncertain: undefined });
     }
@@ -303,13 +306,23 @@ class Step {
   private async recover(rec: ServerRecord): Promise<StepResult> {
     this.log('recovering an interrupted attempt', rec);
     const found = await this.askNova(rec);
-    if (found === 'unknown') {
-      // Cannot tell yet: keep the claim's message for later; it is delivered again.
-      throw new RetryLaterError('Nova could not be asked about an interrupted attempt');
-    }
-    if (found !== 'absent') return this.accepted(rec, found.requestId);
-    await this.schedule(rec.seq + 1, 'attempt', 1);
-    await this.move(rec, { status: 'RETRY_WAIT', claimedUntil: undefined, faultName: 'interrupted', faultMessage: 'The worker stopped before sending the rebuild; it is sent again.' });
+    if (found !== 'absent' && found !== 'unknown') return this.accepted(rec, found.requestId);
+    // Absent: the worker died before its request left. Unknown (Nova unreachable): the attempt
+    // path asks again before anything is sent, with backoff and within the deadline, so a long
+    // outage never leaves the record claimed or its message bouncing to the dead-letter queue.
+    const unknown = found === 'unknown';
+    const wait = unknown ? backoffSeconds(rec.attempts, this.deps.settings.retry, undefined, this.deps.random) : 1;
+    await this.schedule(rec.seq + 1, 'attempt', wait);
+    await this.move(rec, {
+      status: 'RETRY_WAIT',
+      claimedUntil: undefined,
+      uncertain: unknown ? true : undefined,
+      faultName: 'interrupted',
+      faultMessage: unknown
+        ? 'The worker stopped during the attempt and Nova could not yet be asked whether it arrived.'
+        : 'The worker stopped before the rebuild reached Nova; it is sent again.',
+      nextCheckAt: iso(new Date(this.now.getTime() + wait * 1000)),
+    });
     return 'retry-scheduled';
   }
 

@@ -23,8 +23,8 @@ export const LOCAL_TABLE = 'rebuild-jobs';
 export const LOCAL_QUEUE: QueueSpec = {
   name: 'rebuild-requests',
   dlqName: 'rebuild-requests-dlq',
-  // Six times the worker's 30 s timeout, as AWS advises for Lambda event sources.
-  visibilityTimeoutSeconds: 180,
+  // Six times the worker's 60 s timeout, as AWS advises for Lambda event sources.
+  visibilityTimeoutSeconds: 360,
   // The worker waits by sending new delayed messages, not by failing, so a message is received
   // more than once only when the worker crashed on it; five crashes mark it poison.
   maxReceiveCount: 5,

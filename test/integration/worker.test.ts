@@ -214,6 +214,37 @@ describe('the worker against the Compute API simulator', () => {
     await expectCountersExact(jobId);
   });
 
+  it('asks Nova before sending again when the connection broke after Nova took the rebuild', async () => {
+    const [id] = newServers(1) as [string];
+    sim.injectFault({ kind: 'rebuild', fault: { type: 'resetAfterProcessing' }, times: 1, serverId: id });
+    const jobId = await submit([{ id }]);
+    expect((await untilEnded(jobId)).status).toBe('SUCCEEDED');
+    expect(sim.rebuildCount(id)).toBe(1);
+    expect(sim.requests().filter((r) => r.kind === 'rebuild' && r.serverId === id)).toHaveLength(1);
+    expect(sim.requests().some((r) => r.kind === 'actions' && r.serverId === id)).toBe(true);
+    await expectCountersExact(jobId);
+  });
+
+  it('sends again, once, when the connection broke before Nova took the rebuild', async () => {
+    const [id] = newServers(1) as [string];
+    sim.injectFault({ kind: 'rebuild', fault: { type: 'reset' }, times: 1, serverId: id });
+    const jobId = await submit([{ id }]);
+    expect((await untilEnded(jobId)).status).toBe('SUCCEEDED');
+    expect(sim.rebuildCount(id)).toBe(1);
+    expect(sim.requests().filter((r) => r.kind === 'rebuild' && r.serverId === id).map((r) => r.status)).toEqual(['reset', 202]);
+    await expectCountersExact(jobId);
+  });
+
+  it('waits at least Retry-After on a 429 from a rate-limiting proxy', async () => {
+    const [id] = newServers(1) as [string];
+    sim.injectFault({ kind: 'rebuild', fault: { type: 'overLimit', status: 429, retryAfter: 2 }, times: 1, serverId: id });
+    const jobId = await submit([{ id }]);
+    expect((await untilEnded(jobId)).status).toBe('SUCCEEDED');
+    const [first, second] = sim.requests().filter((r) => r.kind === 'rebuild' && r.serverId === id);
+    expect(first?.status).toBe(429);
+    expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(2000);
+  });
+
   it('cancels: servers not yet submitted end CANCELLED, in-flight ones finish, the job ends CANCELLED', async () => {
     const [busy, a, b] = newServers(3) as [string, string, string];
     sim.setServerState(busy, { taskState: 'rebooting' }); // keeps it waiting between attempts
