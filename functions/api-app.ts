@@ -21,6 +21,7 @@ import { parseBulkRequest, parseSingleRequest } from '../lib/job-request.js';
 import { jobLocation, jobView, listCallerJobs, listJobServers, loadJob } from '../lib/jobs.js';
 import { microversionFromHeaders } from '../lib/microversion.js';
 import type { JobStore, MetricsSink, RebuildQueue } from '../lib/ports.js';
+import { refuseProtoKeys } from '../lib/job-request.js';
 import { parseRebuildXml } from '../lib/rebuild-xml.js';
 import { type Caller, MAX_IDEMPOTENCY_KEY_LENGTH, submitJob } from '../lib/submit.js';
 
@@ -116,12 +117,14 @@ function bodyText(event: ApiEvent, maxBytes: number): string {
 function parseBody(event: ApiEvent, maxBytes: number, type: MediaType): unknown {
   const text = bodyText(event, maxBytes);
   if (text.trim() === '') throw new BadRequestError('Malformed request body');
-  if (type === 'xml') return parseRebuildXml(text);
+  if (type === 'xml') return refuseProtoKeys(parseRebuildXml(text));
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw new BadRequestError('Malformed request body');
   }
+  return refuseProtoKeys(parsed);
 }
 
 function idempotencyKey(event: ApiEvent): string | undefined {
@@ -236,7 +239,11 @@ async function dispatch(routes: Route[], event: ApiEvent, method: string, path: 
     const m = r.pattern.exec(path);
     if (!m) continue;
     const params: Record<string, string> = {};
-    r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1] as string)));
+    try {
+      r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1] as string)));
+    } catch {
+      throw new BadRequestError('Malformed request URL: invalid percent-encoding.');
+    }
     const handler = r.methods[method];
     if (!handler) {
       if (r.otherMethods === 'notFound') throw new NotFoundError('The resource could not be found.');

@@ -31,21 +31,41 @@ export function toPointer(path: readonly PropertyKey[]): string {
   return path.map((p) => '/' + String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
 }
 
+/**
+ * Fields whose offending value a message may quote: leaves that never hold a secret. Anything
+ * else (a secret, or a container such as `rebuild` that may have been sent as a string holding
+ * one) is described without its value.
+ */
+const QUOTABLE = new Set<PropertyKey>([
+  'imageRef', 'name', 'description', 'key_name', 'hostname', 'accessIPv4', 'accessIPv6', 'preserve_ephemeral',
+  'OS-DCF:diskConfig', 'path', 'id', 'microversion', 'maxAttempts', 'deadlineSeconds', 'maxFailurePercentage', 'maxInFlight',
+]);
+
 function isSecretPath(path: readonly PropertyKey[]): boolean {
-  return path.some((p) => (SECRET_FIELDS as readonly PropertyKey[]).includes(p));
+  if (path.some((p) => (SECRET_FIELDS as readonly PropertyKey[]).includes(p))) return true;
+  const last = path[path.length - 1];
+  const parent = path[path.length - 2];
+  // Metadata values and trusted certificate ids are plain data; everything else must be a known leaf.
+  if (parent === 'metadata' || parent === 'trusted_image_certificates') return false;
+  return !QUOTABLE.has(last as PropertyKey);
 }
 
+/** Cuts text to `max` code points, never inside a surrogate pair. */
+function cut(text: string, max: number): string {
+  const points = Array.from(text);
+  return points.length > max ? `${points.slice(0, max).join('')}...(${points.length} characters)` : text;
+}
+
+/**
+ * How a message quotes an offending value: strings and scalars as Nova would (cut short), but a
+ * container only by its kind — it may hold secrets (an adminPass inside a mistyped `rebuild`) and
+ * may be nested deeper than JSON.stringify can go.
+ */
 function quote(value: unknown): string {
-  let text: string;
-  if (typeof value === 'string') text = `'${value}'`;
-  else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = String(value);
-    }
-  }
-  return text.length > MAX_QUOTED_VALUE ? `${text.slice(0, MAX_QUOTED_VALUE)}...(${text.length} characters)` : text;
+  if (typeof value === 'string') return `'${cut(value, MAX_QUOTED_VALUE)}'`;
+  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
+  if (value !== null && typeof value === 'object') return 'an object';
+  return cut(String(value), MAX_QUOTED_VALUE);
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {

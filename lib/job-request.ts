@@ -3,7 +3,7 @@
  * until this has accepted the whole request: every invalid field of every item is collected and
  * reported at once.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequestError, OverLimitError, type ApiError } from './errors.js';
 import { errorForFields, fieldErrorsFromZod, toPointer, type FieldError } from './field-errors.js';
 import { type Microversion, formatMicroversion, parseMicroversion } from './microversion.js';
@@ -22,6 +22,8 @@ export interface JobOptions {
   maxAttempts: number;
   deadlineSeconds: number;
   maxFailurePercentage: number;
+  /** How many of the job's servers may be between claim and end at once: what the cloud can take. */
+  maxInFlight: number;
 }
 
 /** Limits of one submission, with the deployment's defaults for job options. */
@@ -58,6 +60,7 @@ const optionsSchema = z.strictObject({
   maxAttempts: z.number().int().min(1, 'is less than the minimum of 1').max(100, 'is greater than the maximum of 100').optional(),
   deadlineSeconds: z.number().int().min(60, 'is less than the minimum of 60').max(86400, 'is greater than the maximum of 86400').optional(),
   maxFailurePercentage: z.number().min(0, 'is less than the minimum of 0').max(100, 'is greater than the maximum of 100').optional(),
+  maxInFlight: z.number().int().min(1, 'is less than the minimum of 1').max(1000, 'is greater than the maximum of 1000').optional(),
 });
 
 const bulkSchema = z.strictObject({
@@ -113,7 +116,31 @@ function buildOptions(raw: unknown, headerMv: Microversion | undefined, limits: 
     maxAttempts: parsed.data.maxAttempts ?? limits.defaults.maxAttempts,
     deadlineSeconds: parsed.data.deadlineSeconds ?? limits.defaults.deadlineSeconds,
     maxFailurePercentage: parsed.data.maxFailurePercentage ?? limits.defaults.maxFailurePercentage,
+    maxInFlight: parsed.data.maxInFlight ?? limits.defaults.maxInFlight,
   };
+}
+
+/**
+ * Refuses any object key `__proto__`: JSON.parse keeps it as a plain key, but copying it into a new
+ * object (as validation does) changes the prototype instead, so the key would silently vanish —
+ * a metadata item lost, or an unknown key let through. Walks iteratively: bodies may nest deeper
+ * than the call stack.
+ */
+export function refuseProtoKeys<T>(body: T): T {
+  const stack: unknown[] = [body];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+      continue;
+    }
+    if (Object.prototype.hasOwnProperty.call(v, '__proto__')) {
+      throw new BadRequestError("Invalid input: the key '__proto__' is not accepted anywhere in a request.");
+    }
+    for (const item of Object.values(v)) stack.push(item);
+  }
+  return body;
 }
 
 /** Parses `{"rebuildJob": {...}}`; throws an ApiError naming every invalid field. */

@@ -33,7 +33,8 @@ export function formatMicroversion(mv: Microversion): string {
 export function parseMicroversion(value: string, max: Microversion = MAX_MICROVERSION): Microversion {
   const text = value.trim();
   if (text.toLowerCase() === 'latest') return max;
-  const m = /^(\d+)\.(\d+)$/.exec(text);
+  // Nova's own pattern: no leading zeros (04i; "2.05" is malformed, not 2.5).
+  const m = /^([1-9]\d*)\.([1-9]\d*|0)$/.exec(text);
   if (!m) {
     throw new BadRequestError(`API Version String ${text} is of invalid format. Must be of format MajorNum.MinorNum.`);
   }
@@ -64,7 +65,8 @@ export function microversionFromHeaders(
     if (key === 'openstack-api-version') {
       // "compute 2.57", possibly among other services: "volume 3.1, compute 2.57".
       const entry = v.split(',').map((s) => s.trim().split(/\s+/)).find(([service]) => service?.toLowerCase() === 'compute');
-      if (entry?.[1]) modern = entry[1];
+      // "compute" with no version is a malformed header, not an absent one.
+      if (entry) modern = entry[1] ?? '';
     }
   }
   const chosen = modern ?? legacy;

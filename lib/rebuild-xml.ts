@@ -18,14 +18,16 @@ const parser = new XMLParser({
   textNodeName: '#text',
   parseTagValue: false,
   parseAttributeValue: false,
-  trimValues: true,
+  // Values are data (a password may begin with a space); layout whitespace between elements is
+  // dropped where it is read.
+  trimValues: false,
   ignoreDeclaration: true,
   ignorePiTags: true,
   maxNestedTags: MAX_DEPTH,
-  // Only the five predefined entities and character references are decoded; a DOCTYPE (the only
-  // way to declare others, internal or external) is refused before parsing below.
-  processEntities: true,
-  htmlEntities: false,
+  // References are decoded here, in one pass (decodeXml), so that "&amp;#33;" stays "&#33;" and
+  // an undefined entity is an error rather than text. A DOCTYPE, the only way to declare
+  // entities (internal or external), is refused before parsing.
+  processEntities: false,
   isArray: (tag) => localName(tag) === 'meta' || localName(tag) === 'file',
 });
 
@@ -40,9 +42,29 @@ function asNode(value: unknown): XmlNode {
   return value !== null && typeof value === 'object' ? (value as XmlNode) : { '#text': value ?? '' };
 }
 
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/** Decodes XML's predefined entities and character references; anything else is malformed. */
+function decodeXml(raw: string): string {
+  return raw.replace(/&([^;&\s]*);?/g, (whole, name: string) => {
+    if (!whole.endsWith(';')) throw new BadRequestError('Malformed request body: a bare "&" in XML.');
+    const predefined = PREDEFINED[name];
+    if (predefined !== undefined) return predefined;
+    const num = /^#(?:x([0-9a-fA-F]+)|([0-9]+))$/.exec(name);
+    if (num) {
+      const code = num[1] !== undefined ? parseInt(num[1], 16) : Number(num[2]);
+      // XML 1.0's Char production: no NUL, no other C0 control but tab, LF, CR, no surrogates.
+      const allowed = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+      if (!allowed) throw new BadRequestError(`Malformed request body: character reference ${whole} is not an XML character.`);
+      return String.fromCodePoint(code);
+    }
+    throw new BadRequestError(`Malformed request body: undefined entity ${whole.slice(0, 40)}.`);
+  });
+}
+
 function text(node: XmlNode): string {
   const t = node['#text'];
-  return t === undefined ? '' : String(t);
+  return t === undefined ? '' : decodeXml(String(t));
 }
 
 /** Attributes of an element, without namespace declarations. */
@@ -52,7 +74,9 @@ function attributes(node: XmlNode): Record<string, string> {
     if (!k.startsWith('@')) continue;
     const name = k.slice(1);
     if (name === 'xmlns' || name.startsWith('xmlns:')) continue;
-    out[name] = String(v);
+    const value = String(v);
+    if (value.includes('<')) throw new BadRequestError(`Malformed request body: "<" in the value of attribute ${name}.`);
+    out[name] = decodeXml(value);
   }
   return out;
 }
@@ -66,6 +90,18 @@ export function parseRebuildXml(xml: string): unknown {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
     throw new BadRequestError('XML with a DOCTYPE or entity declarations is not accepted.');
   }
+  // XML 1.0 allows no C0 control characters but tab, LF and CR, and no "--" inside a comment.
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(xml)) {
+    throw new BadRequestError('Malformed request body: a control character in XML.');
+  }
+  // Nothing but markup may stand before or after the root element (the parser would drop it).
+  const bare = xml.replace(/<\?[\s\S]*?\?>/g, '').replace(/<!--[\s\S]*?-->/g, '').trim();
+  if (!bare.startsWith('<') || !bare.endsWith('>')) {
+    throw new BadRequestError('Malformed request body: an XML document has one root element and nothing after it.');
+  }
+  for (const c of xml.matchAll(/<!--([\s\S]*?)-->/g)) {
+    if ((c[1] ?? '').includes('--') || (c[1] ?? '').endsWith('-')) throw new BadRequestError('Malformed request body: "--" inside an XML comment.');
+  }
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {
     throw new BadRequestError(`Malformed request body: ${valid.err.msg} (line ${valid.err.line})`);
@@ -78,7 +114,10 @@ export function parseRebuildXml(xml: string): unknown {
   }
   const roots = children(doc);
   const [rootTag, rootValue] = roots[0] ?? [];
-  if (roots.length !== 1 || rootTag === undefined) throw new BadRequestError('Malformed request body');
+  // One root element and nothing but whitespace around it.
+  if (roots.length !== 1 || rootTag === undefined || String(doc['#text'] ?? '').trim() !== '' || Array.isArray(rootValue)) {
+    throw new BadRequestError('Malformed request body: an XML document has one root element and nothing after it.');
+  }
   if (localName(rootTag) !== 'rebuild') throw new BadRequestError(`There is no such action: ${localName(rootTag)}`);
 
   const root = asNode(rootValue);

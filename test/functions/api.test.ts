@@ -51,7 +51,7 @@ describe('POST /v2/{tenant_id}/rebuild-jobs', () => {
     const t = setup();
     const opts = { options: { microversion: '2.57', maxAttempts: 5, deadlineSeconds: 600, maxFailurePercentage: 10 } };
     const ok = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }], opts)));
-    expect(ok.json.rebuildJob.options).toEqual({ microversion: '2.57', maxAttempts: 5, deadlineSeconds: 600, maxFailurePercentage: 10 });
+    expect(ok.json.rebuildJob.options).toEqual({ microversion: '2.57', maxAttempts: 5, deadlineSeconds: 600, maxFailurePercentage: 10, maxInFlight: 50 });
     const clash = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }], opts), { 'content-type': 'application/json', 'x-openstack-nova-api-version': '2.60' }));
     expect(clash.statusCode).toBe(400);
     expect(clash.json.badRequest.message).toContain('options.microversion 2.57 contradicts the microversion header 2.60');
