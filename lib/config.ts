@@ -74,6 +74,9 @@ export function apiConfigFromEnv(env: Env): ApiConfig {
         maxAttempts: integer(env, 'DEFAULT_MAX_ATTEMPTS', 30, 1, 100),
         deadlineSeconds: integer(env, 'DEFAULT_DEADLINE_SECONDS', 7200, 60, 86400),
         maxFailurePercentage: integer(env, 'DEFAULT_MAX_FAILURE_PERCENTAGE', 100, 0, 100),
+        // Nova takes a few dozen concurrent rebuilds per cell comfortably; past the cloud's own
+        // limit it answers 503, and every such answer is a wasted call. Set it to your cloud's.
+        maxInFlight: integer(env, 'DEFAULT_MAX_IN_FLIGHT', 50, 1, 1000),
       },
     },
   };

@@ -85,6 +85,7 @@ export function serverView(s: ServerRecord): Record<string, unknown> {
     computeRequestIds: s.computeRequestIds ?? [],
     ...(s.novaState ? { novaState: s.novaState } : {}),
     ...(s.nextCheckAt && !TERMINAL_SERVER_STATES.includes(s.status) ? { nextCheckAt: s.nextCheckAt } : {}),
+    ...(s.waitingForSlotSince ? { waitingForSlotSince: s.waitingForSlotSince } : {}),
     ...(s.acceptedAt ? { acceptedAt: s.acceptedAt } : {}),
     ...(s.endedAt ? { endedAt: s.endedAt } : {}),
     rebuild: s.rebuild,

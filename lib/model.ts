@@ -110,7 +110,12 @@ export interface ServerRecord {
   novaState?: string;
   acceptedAt?: string;
   endedAt?: string;
+  /** Since when it waits for one of the job's in-flight slots (maxInFlight reached); QUEUED or RETRY_WAIT only. */
+  waitingForSlotSince?: string;
 }
+
+/** States that hold one of the job's in-flight slots: between the claim and the end. */
+export const IN_FLIGHT_STATES: readonly ServerState[] = ['SUBMITTING', 'ACCEPTED', 'REBUILDING'];
 
 /** The job's status, from its counts and flags: no extra write is needed when a server ends. */
 export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop'>): JobStatus {

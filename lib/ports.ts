@@ -15,6 +15,11 @@ export interface IdempotencyRecord {
   expiresAt: number;
 }
 
+/** A claim found every in-flight slot of the job taken (transition with maxInFlight). */
+export class SlotsFullError extends Error {
+  override readonly name = 'SlotsFullError';
+}
+
 /** Thrown by createJob when the idempotency scope is already claimed. */
 export class IdempotencyClaimedError extends Error {
   override readonly name = 'IdempotencyClaimedError';
@@ -49,9 +54,10 @@ export interface JobStore {
   /**
    * Moves a server record from the state it was read in (`from`: its seq and status) to `to`,
    * moving the job's per-state counters in the same transaction. Throws ConditionFailedError
-   * when the record is no longer as read: another delivery got there first.
+   * when the record is no longer as read: another delivery got there first. With `maxInFlight`,
+   * a move into an in-flight state (a claim) throws SlotsFullError when the job has that many.
    */
-  transition(from: ServerRecord, to: ServerRecord): Promise<void>;
+  transition(from: ServerRecord, to: ServerRecord, options?: { maxInFlight?: number }): Promise<void>;
   /** Stamps the job's end, once. */
   markCompleted(jobId: string, at: string): Promise<void>;
   /** Stops further submissions (cancel or failure threshold), once; false if already stopped. */

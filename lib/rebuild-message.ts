@@ -3,7 +3,7 @@
  * personality contents, user_data) travel, and it is validated with the same rebuild schema when
  * the worker consumes it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseMicroversion } from './microversion.js';
 import { rebuildSchemaFor, type RebuildRequest } from './rebuild-schema.js';
 

@@ -21,7 +21,7 @@ import {
 } from './compute.js';
 import { ConditionFailedError, RetryLaterError } from './errors.js';
 import { type JobRecord, type ServerRecord, type ServerState, TERMINAL_SERVER_STATES, endedCount } from './model.js';
-import type { JobStore, MetricsSink, RebuildQueue } from './ports.js';
+import { type JobStore, type MetricsSink, type RebuildQueue, SlotsFullError } from './ports.js';
 import type { RebuildMessage } from './rebuild-message.js';
 import { type Cause, type Decision, type RetrySettings, backoffSeconds, decideRebuild } from './retry-policy.js';
 
@@ -55,6 +55,14 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
 
 /** SQS's longest message delay; longer waits are chained through `notBefore`. */
 const MAX_DELAY_SECONDS = 900;
+/**
+ * Servers waiting for an in-flight slot look again at about this many times the rate slots free
+ * (maxInFlight per rebuild duration), so a freed slot is taken within a fraction of a rebuild's
+ * time while the looking costs ~3·maxInFlight/duration messages a second, whatever the backlog.
+ */
+const SLOT_ARRIVAL_FACTOR = 3;
+/** The longest a waiting server goes without looking for a slot. */
+const MAX_SLOT_WAIT_SECONDS = 300;
 
 /** The logging the worker needs: Powertools' Logger fits it. */
 export interface WorkerLogger {
@@ -84,6 +92,7 @@ export type StepResult =
   | 'dropped' // duplicate, stale, or for a record that is gone
   | 'deferred' // a wait longer than SQS's delay was continued
   | 'retry-scheduled'
+  | 'waiting-for-slot'
   | 'accepted'
   | 'following'
   | ServerState;
@@ -132,14 +141,15 @@ class Step {
     await this.deps.queue.schedule(next, Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil(seconds))));
   }
 
-  private async move(from: ServerRecord, to: Partial<ServerRecord> & { status: ServerState }): Promise<ServerRecord> {
+  private async move(from: ServerRecord, to: Partial<ServerRecord> & { status: ServerState }, options?: { maxInFlight?: number }): Promise<ServerRecord> {
     const next: ServerRecord = { ...from, ...to, seq: from.seq + 1, updatedAt: iso(this.now) };
     if (isTerminal(next.status)) {
       next.endedAt = iso(this.now);
       delete next.claimedUntil;
       delete next.nextCheckAt;
+      delete next.waitingForSlotSince;
     }
-    await this.deps.store.transition(from, next);
+    await this.deps.store.transition(from, next, options);
     if (isTerminal(next.status)) await this.afterEnd(next);
     return next;
   }
@@ -226,15 +236,22 @@ class Step {
     const requestId = (this.deps.newRequestId ?? (() => `req-${randomUUID()}`))();
     let claimed: ServerRecord;
     try {
-      claimed = await this.move(rec, {
-        status: 'SUBMITTING',
-        attempts: rec.attempts + 1,
-        attemptRequestId: requestId,
-        attemptStartedAt: iso(this.now),
-        claimedUntil: iso(new Date(this.now.getTime() + this.deps.settings.claimLeaseSeconds * 1000)),
-      });
+      claimed = await this.move(
+        rec,
+        {
+          status: 'SUBMITTING',
+          attempts: rec.attempts + 1,
+          attemptRequestId: requestId,
+          attemptStartedAt: iso(this.now),
+          claimedUntil: iso(new Date(this.now.getTime() + this.deps.settings.claimLeaseSeconds * 1000)),
+          waitingForSlotSince: undefined,
+        },
+        // Older jobs have no maxInFlight: unlimited, as they were submitted.
+        this.job.options.maxInFlight !== undefined ? { maxInFlight: this.job.options.maxInFlight } : {},
+      );
     } catch (err) {
       if (err instanceof ConditionFailedError) return 'dropped';
+      if (err instanceof SlotsFullError) return this.waitForSlot(rec);
       throw err;
     }
     this.metric('RebuildsSent');
@@ -269,6 +286,26 @@ class Step {
     });
     this.log('rebuild to be retried', claimed, { cause: decision.cause, status: decision.status, waitSeconds: seconds });
     return 'retry-scheduled';
+  }
+
+  /**
+   * Every in-flight slot of the job is taken: look again later. The wait is uniform over a spread
+   * that grows with the backlog, so waiting servers come back at a steady SLOT_ARRIVAL_FACTOR times
+   * the rate slots free — also right after submission, when they all arrive at once.
+   */
+  private async waitForSlot(rec: ServerRecord): Promise<StepResult> {
+    const { counts, options } = this.job;
+    const waiting = Math.max(1, counts.QUEUED + counts.RETRY_WAIT);
+    const spread = ((waiting / options.maxInFlight) * this.deps.settings.followFirstSeconds) / SLOT_ARRIVAL_FACTOR;
+    const wait = Math.min(MAX_SLOT_WAIT_SECONDS, 1 + Math.floor(spread * (this.deps.random ?? Math.random)()));
+    await this.schedule(rec.seq + 1, 'attempt', wait);
+    await this.move(rec, {
+      status: rec.status,
+      waitingForSlotSince: rec.waitingForSlotSince ?? iso(this.now),
+      nextCheckAt: iso(new Date(this.now.getTime() + wait * 1000)),
+    });
+    this.metric('WaitedForSlot');
+    return 'waiting-for-slot';
   }
 
   private decideError(err: unknown): Decision {

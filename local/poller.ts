@@ -8,6 +8,9 @@ import type { SQSEvent } from 'aws-lambda';
 import type { SqsConsumer } from '../lib/adapters/sqs-queue.js';
 import type { WorkerHandler } from '../functions/worker-app.js';
 
+/** SQS's longest long poll, which Lambda's event source uses. */
+const LONG_POLL_SECONDS = 20;
+
 export interface PollerOptions {
   /** Messages per invocation (Lambda: 1–10 for this setup). */
   batchSize: number;
@@ -35,7 +38,14 @@ export function startPoller(consumer: SqsConsumer, handler: WorkerHandler, optio
     while (running) {
       let received;
       try {
-        received = await consumer.receive(options.batchSize, Math.min(20, options.batchingWindowSeconds), abort.signal);
+        // Lambda long-polls (20 s), then keeps gathering up to the batching window or a full batch.
+        received = await consumer.receive(options.batchSize, LONG_POLL_SECONDS, abort.signal);
+        const until = Date.now() + options.batchingWindowSeconds * 1000;
+        while (received.length > 0 && received.length < options.batchSize && Date.now() < until) {
+          const more = await consumer.receive(options.batchSize - received.length, Math.max(0, Math.min(LONG_POLL_SECONDS, Math.floor((until - Date.now()) / 1000))), abort.signal);
+          if (more.length === 0) break;
+          received.push(...more);
+        }
       } catch {
         if (!running) return;
         // The queue is unreachable (restarting?): try again shortly rather than spin.

@@ -16,7 +16,7 @@ import { type WorkerHandler, createWorker } from '../functions/worker-app.js';
 import { startGateway } from './gateway.js';
 import { type Poller, type PollerOptions, startPoller } from './poller.js';
 import { type ComputeSimulator, type SimulatorOptions, startComputeSimulator } from './sim/index.js';
-import { type QueueSpec, type RunningService, type RunningSqs, startDynamoLocal, startSqsLocal } from './standins.js';
+import { type QueueSpec, type RunningDynamo, type RunningSqs, startDynamoLocal, startSqsLocal } from './standins.js';
 
 /** Names and queue settings of the local resources; the CDK stack uses the same settings. */
 export const LOCAL_TABLE = 'rebuild-jobs';
@@ -63,6 +63,8 @@ export interface LocalStackOptions {
         simulator?: SimulatorOptions;
         metrics?: WorkerMetrics;
         afterRebuildAnswered?: WorkerDeps['afterRebuildAnswered'];
+        /** Start the simulator but no in-process worker: a worker process is run from `workerEnv` (the fault suite kills it). */
+        external?: boolean;
       };
 }
 
@@ -71,13 +73,15 @@ export const LOCAL_POLLER: PollerOptions = { batchSize: 10, batchingWindowSecond
 
 export interface LocalStack {
   apiUrl: string;
-  dynamo: RunningService;
+  dynamo: RunningDynamo;
   sqs: RunningSqs;
   store: DynamoJobStore;
   queue: SqsRebuildQueue;
   config: ApiConfig;
   /** The SDK clients the adapters use (benchmarks count their calls). */
   clients: { dynamodb: ReturnType<typeof createDynamoClient>; sqs: ReturnType<typeof createSqsClient> };
+  /** The environment a worker process (local/worker-main.ts) needs to join this stack. */
+  workerEnv: Record<string, string>;
   /** The Compute API simulator, when the worker talks to it. */
   sim?: ComputeSimulator;
   poller?: Poller;
@@ -147,6 +151,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let sim: ComputeSimulator | undefined;
     let poller: Poller | undefined;
     let worker: WorkerHandler | undefined;
+    const workerEnv: Record<string, string> = {};
     if (options.worker !== false) {
       const w = options.worker ?? {};
       let computeEnv: Record<string, string | undefined> = options.env ?? {};
@@ -161,11 +166,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           OS_USER_DOMAIN_NAME: 'Default',
         };
       }
-      const workerConfig = workerConfigFromEnv({ ...options.env, TABLE_NAME: LOCAL_TABLE, QUEUE_URL: sqs.queueUrl });
+      for (const [k, v] of Object.entries({
+        ...options.env,
+        ...computeEnv,
+        TABLE_NAME: LOCAL_TABLE,
+        QUEUE_URL: sqs.queueUrl,
+        DYNAMODB_ENDPOINT: dynamo.endpoint,
+        SQS_ENDPOINT: sqs.endpoint,
+        AWS_REGION: LOCAL_AWS.region,
+        AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
+      })) {
+        if (v !== undefined) workerEnv[k] = v;
+      }
+    }
+    if (options.worker !== false && !options.worker?.external) {
+      const w = options.worker ?? {};
+      const workerConfig = workerConfigFromEnv(workerEnv);
       worker = createWorker({
         store,
         queue,
-        compute: createComputeApi(computeConfigFromEnv(computeEnv)),
+        compute: createComputeApi(computeConfigFromEnv(workerEnv)),
         settings: workerConfig.settings,
         logger: options.logger ?? new Logger({ serviceName: 'rebuild-worker', logLevel: 'WARN' }),
         ...(w.metrics ? { metrics: w.metrics } : {}),
@@ -176,6 +197,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       started.push(poller);
     }
     return {
+      workerEnv,
       sim,
       poller,
       worker,

@@ -17,6 +17,12 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** DynamoDB Local, which the fault suite restarts mid-drain. */
+export interface RunningDynamo extends RunningService {
+  /** Stops the JVM and starts it again on the same port and data (a restart of the stand-in). */
+  restart(): Promise<void>;
+}
+
 /** A free TCP port on 127.0.0.1 (for stand-ins that cannot be told to pick one). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -56,34 +62,43 @@ async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess):
  * Starts DynamoDB Local on 127.0.0.1. With `dataDir` the data is kept in files there and
  * survives a restart; without, it lives in memory.
  */
-export async function startDynamoLocal(options: { port?: number; dataDir?: string } = {}): Promise<RunningService> {
+export async function startDynamoLocal(options: { port?: number; dataDir?: string } = {}): Promise<RunningDynamo> {
   const port = options.port ?? (await freePort());
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  // The JVM runs in the package's folder, so a data path must be absolute.
-  const child = spawnDynamoLocal({
-    port,
-    sharedDb: true,
-    ...(options.dataDir ? { path: resolvePath(options.dataDir) } : {}),
-    stdio: 'ignore',
-  });
   const endpoint = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(endpoint, DYNAMO_START_TIMEOUT_MS, child);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
+  const spawnJvm = async (): Promise<ChildProcess> => {
+    // The JVM runs in the package's folder, so a data path must be absolute.
+    const child = spawnDynamoLocal({
+      port,
+      sharedDb: true,
+      ...(options.dataDir ? { path: resolvePath(options.dataDir) } : {}),
+      stdio: 'ignore',
+    });
+    try {
+      await waitForHttp(endpoint, DYNAMO_START_TIMEOUT_MS, child);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    return child;
+  };
+  const stopJvm = (child: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      // The JVM may ignore SIGTERM while busy; do not let a stop hang.
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    });
+  let child = await spawnJvm();
   return {
     endpoint,
     port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        // The JVM may ignore SIGTERM while busy; do not let a stop hang.
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
+    stop: () => stopJvm(child),
+    restart: async () => {
+      await stopJvm(child);
+      child = await spawnJvm();
+    },
   };
 }
 

@@ -6,7 +6,9 @@
  * the same transaction, so the summary is one read whatever the job's size. Server items
  * (`sk = SERVER#<server id>`). Idempotency claims (`pk = IDEM#<scope hash>`). A GSI `byOwner`
  * (`gsi1pk = OWNER#<tenant>#<principal>`, `gsi1sk = <createdAt>#<job id>`) lists a caller's jobs
- * newest first. `expiresAt` is the TTL attribute.
+ * newest first. The job item's `inFlight` counts servers between
+ * claim and end; a claim is conditional on it, so a job never has more than its maxInFlight.
+ * `expiresAt` is the TTL attribute.
  */
 import {
   BatchWriteItemCommand,
@@ -29,8 +31,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { BadRequestError, ConditionFailedError, StoreUnavailableError } from '../errors.js';
-import { type Counts, type JobRecord, type JobStop, type ServerRecord, type ServerState, SERVER_STATES, type Submission } from '../model.js';
-import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type Page } from '../ports.js';
+import { type Counts, IN_FLIGHT_STATES, type JobRecord, type JobStop, type ServerRecord, type ServerState, SERVER_STATES, type Submission } from '../model.js';
+import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type Page, SlotsFullError } from '../ports.js';
 import { canonicalUuid } from '../rebuild-schema.js';
 
 const JOB_SK = '#JOB';
@@ -113,7 +115,7 @@ function itemToJob(item: Record<string, AttributeValue>): JobRecord {
     counts[s] = Number(raw[`n_${s}`] ?? 0);
     delete raw[`n_${s}`];
   }
-  for (const k of ['pk', 'sk', 'gsi1pk', 'gsi1sk']) delete raw[k];
+  for (const k of ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'inFlight']) delete raw[k];
   return { ...(raw as unknown as Omit<JobRecord, 'counts'>), counts };
 }
 
@@ -268,7 +270,7 @@ export class DynamoJobStore implements JobStore {
     return out.Item ? itemToServer(out.Item) : undefined;
   }
 
-  async transition(from: ServerRecord, to: ServerRecord): Promise<void> {
+  async transition(from: ServerRecord, to: ServerRecord, options: { maxInFlight?: number } = {}): Promise<void> {
     const update = transitionUpdate(to);
     const serverUpdate = {
       TableName: this.tableName,
@@ -278,12 +280,32 @@ export class DynamoJobStore implements JobStore {
       ExpressionAttributeNames: { ...update.names, '#seq': 'seq', '#st': 'status' },
       ExpressionAttributeValues: { ...update.values, ':fromSeq': { N: String(from.seq) }, ':fromStatus': { S: from.status } },
     };
-    const counted = from.status !== to.status;
-    try {
-      if (!counted) {
+    const slot = Number(IN_FLIGHT_STATES.includes(to.status)) - Number(IN_FLIGHT_STATES.includes(from.status));
+    if (from.status === to.status && slot === 0) {
+      try {
         await this.client.send(new UpdateItemCommand(serverUpdate));
-        return;
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) throw new ConditionFailedError(`server ${from.serverId} is no longer ${from.status} at seq ${from.seq}`, { cause: err });
+        throw err;
       }
+      return;
+    }
+    const adds: string[] = [];
+    const names: Record<string, string> = {};
+    const values: Record<string, AttributeValue> = { ':u': { S: to.updatedAt } };
+    if (from.status !== to.status) {
+      adds.push('#from :minus', '#to :plus');
+      Object.assign(names, { '#from': `n_${from.status}`, '#to': `n_${to.status}` });
+      Object.assign(values, { ':minus': { N: '-1' }, ':plus': { N: '1' } });
+    }
+    if (slot !== 0) {
+      adds.push('#inf :slot');
+      names['#inf'] = 'inFlight';
+      values[':slot'] = { N: String(slot) };
+    }
+    const guard = slot > 0 && options.maxInFlight !== undefined;
+    if (guard) values[':max'] = { N: String(options.maxInFlight) };
+    try {
       await this.client.send(
         new TransactWriteItemsCommand({
           TransactItems: [
@@ -292,19 +314,19 @@ export class DynamoJobStore implements JobStore {
               Update: {
                 TableName: this.tableName,
                 Key: jobKey(from.jobId),
-                UpdateExpression: 'ADD #from :minus, #to :plus SET updatedAt = :u',
-                ExpressionAttributeNames: { '#from': `n_${from.status}`, '#to': `n_${to.status}` },
-                ExpressionAttributeValues: { ':minus': { N: '-1' }, ':plus': { N: '1' }, ':u': { S: to.updatedAt } },
+                UpdateExpression: `ADD ${adds.join(', ')} SET updatedAt = :u`,
+                ...(guard ? { ConditionExpression: 'attribute_not_exists(#inf) OR #inf < :max' } : {}),
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: values,
               },
             },
           ],
         }),
       );
     } catch (err) {
-      const lost =
-        err instanceof ConditionalCheckFailedException ||
-        (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed');
-      if (lost) throw new ConditionFailedError(`server ${from.serverId} is no longer ${from.status} at seq ${from.seq}`, { cause: err });
+      const reasons = err instanceof TransactionCanceledException ? (err.CancellationReasons ?? []) : [];
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') throw new ConditionFailedError(`server ${from.serverId} is no longer ${from.status} at seq ${from.seq}`, { cause: err });
+      if (reasons[1]?.Code === 'ConditionalCheckFailed') throw new SlotsFullError(`job ${from.jobId} has ${options.maxInFlight} servers in flight`, { cause: err });
       throw err;
     }
   }
@@ -410,6 +432,7 @@ export class DynamoJobStore implements JobStore {
 const MUTABLE: (keyof ServerRecord)[] = [
   'status', 'seq', 'attempts', 'updatedAt', 'lastHttpStatus', 'faultName', 'faultMessage', 'computeRequestIds',
   'claimedUntil', 'attemptRequestId', 'attemptStartedAt', 'uncertain', 'nextCheckAt', 'novaState', 'acceptedAt', 'endedAt',
+  'waitingForSlotSince',
 ];
 
 /** The UpdateItem parts that set `to`'s mutable attributes and remove the ones it lacks. */

@@ -245,6 +245,21 @@ describe('the worker against the Compute API simulator', () => {
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(2000);
   });
 
+  it("keeps no more than maxInFlight rebuilds running, so the cloud's capacity limit is never hit", async () => {
+    const ids = newServers(8);
+    sim.setMaxConcurrentRebuilds(2);
+    try {
+      const jobId = await submit(ids.map((id) => ({ id })), { maxInFlight: 2 });
+      expect((await untilEnded(jobId, 60)).status).toBe('SUCCEEDED');
+      const posts = sim.requests().filter((r) => r.kind === 'rebuild' && ids.includes(r.serverId ?? ''));
+      expect(posts.map((r) => r.status)).toEqual(Array(8).fill(202));
+      for (const id of ids) expect(sim.rebuildCount(id)).toBe(1);
+      await expectCountersExact(jobId);
+    } finally {
+      sim.setMaxConcurrentRebuilds(null);
+    }
+  });
+
   it('cancels: servers not yet submitted end CANCELLED, in-flight ones finish, the job ends CANCELLED', async () => {
     const [busy, a, b] = newServers(3) as [string, string, string];
     sim.setServerState(busy, { taskState: 'rebooting' }); // keeps it waiting between attempts

@@ -4,8 +4,8 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionFailedError, StoreUnavailableError } from '../../lib/errors.js';
-import type { JobRecord, JobStop, ServerRecord, ServerState, Submission } from '../../lib/model.js';
-import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type Page, type RebuildQueue } from '../../lib/ports.js';
+import { IN_FLIGHT_STATES, type JobRecord, type JobStop, type ServerRecord, type ServerState, type Submission } from '../../lib/model.js';
+import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type Page, type RebuildQueue, SlotsFullError } from '../../lib/ports.js';
 import type { RebuildMessage } from '../../lib/rebuild-message.js';
 
 export class MemoryJobStore implements JobStore {
@@ -50,10 +50,15 @@ export class MemoryJobStore implements JobStore {
     const s = this.servers.get(`${jobId}/${serverId}`);
     return s && structuredClone(s);
   }
-  async transition(from: ServerRecord, to: ServerRecord): Promise<void> {
+  inFlight = new Map<string, number>();
+  async transition(from: ServerRecord, to: ServerRecord, options: { maxInFlight?: number } = {}): Promise<void> {
     const key = `${from.jobId}/${from.serverId}`;
     const cur = this.servers.get(key);
     if (!cur || cur.seq !== from.seq || cur.status !== from.status) throw new ConditionFailedError('lost');
+    const slot = Number(IN_FLIGHT_STATES.includes(to.status)) - Number(IN_FLIGHT_STATES.includes(from.status));
+    const used = this.inFlight.get(from.jobId) ?? 0;
+    if (slot > 0 && options.maxInFlight !== undefined && used >= options.maxInFlight) throw new SlotsFullError('full');
+    this.inFlight.set(from.jobId, used + slot);
     this.servers.set(key, structuredClone(to));
     const job = this.jobs.get(from.jobId);
     if (job && from.status !== to.status) {
