@@ -1,0 +1,43 @@
+/**
+ * How the functions are bundled: one set of esbuild options, used by the stack (NodejsFunction)
+ * and by `scripts/bundle-sizes.ts`, so the sizes measured are the sizes deployed.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: where package.json, package-lock.json and the entries are. */
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The Lambda entries, relative to the project root. */
+export const ENTRIES = { api: 'functions/api.ts', worker: 'functions/worker.ts' } as const;
+
+/**
+ * The most a function's minified bundle may weigh. Cold starts grow with the code Node has to
+ * parse: 300 KB keeps both functions' init well under a second on arm64.
+ */
+export const BUNDLE_BUDGET_BYTES = 300 * 1024;
+
+/**
+ * The AWS SDK v3 is left out of the bundles: the nodejs22.x runtime ships it (`@aws-sdk/*` in
+ * /var/runtime/node_modules, importable from ES modules), and bundling the DynamoDB, SQS and
+ * Secrets Manager clients would add about 360 KB minified to each function (measured with
+ * `scripts/bundle-sizes.ts --with-sdk`, see docs/deploy.md): more than the whole budget. The price
+ * is that the SDK version is the runtime's, not package-lock's; the calls used (GetItem, Query,
+ * TransactWriteItems, SendMessageBatch, GetSecretValue...) are years old and stable.
+ */
+export const EXTERNAL_MODULES = ['@aws-sdk/*'];
+
+/**
+ * The bundle is an ES module (the worker awaits its secret at the top level); CommonJS
+ * dependencies that `require()` Node built-ins need a real `require` in an ES module.
+ */
+export const ESM_REQUIRE_BANNER = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+
+/** esbuild's target for Lambda's nodejs22.x. */
+export const TARGET = 'node22';
+
+/**
+ * Prefer packages' ES module builds: esbuild can only drop unused exports from ES modules.
+ * (esbuild's default for platform node is main-then-module.)
+ */
+export const MAIN_FIELDS = ['module', 'main'];

@@ -1,0 +1,147 @@
+import { join } from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, RecursiveLoop, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { OWNER_INDEX } from '../../lib/adapters/dynamodb-store.js';
+import { ESM_REQUIRE_BANNER, EXTERNAL_MODULES, MAIN_FIELDS, PROJECT_ROOT, TARGET } from '../bundling.js';
+
+/** The namespace of the functions' embedded metrics (Powertools Metrics). */
+export const METRICS_NAMESPACE = 'OpenStackBulkRebuild';
+
+/**
+ * The DynamoDB actions the job store uses (lib/adapters/dynamodb-store.ts): GetItem and Query
+ * (the byOwner index too) to read; PutItem, UpdateItem and BatchWriteItem to write;
+ * TransactWriteItems is authorised by the actions of its parts (Put, Update, ConditionCheck).
+ * No Scan, no DeleteItem (TTL deletes), no table management. test/cdk checks this list against
+ * the adapter's calls.
+ */
+export const JOB_STORE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+];
+
+export interface ServiceFunctionProps {
+  /** Entry file, relative to the project root (e.g. `functions/api.ts`); exports `handler`. */
+  entry: string;
+  description: string;
+  /** Powertools' service name: the `service` dimension of the function's metrics and log key. */
+  serviceName: string;
+  /** Memory in MB (Lambda gives CPU in proportion: 1,769 MB is one vCPU). */
+  memorySize: number;
+  timeout: Duration;
+  /**
+   * How long the function's logs are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  logRetention?: RetentionDays;
+  /** Variables other than the ones the `bind*` methods set. */
+  environment?: Record<string, string>;
+  /**
+   * Let the function trigger itself through a queue (Lambda otherwise stops a chain after about
+   * 16 hops, taking it for a runaway loop).
+   * @default false
+   */
+  allowRecursiveLoop?: boolean;
+}
+
+/**
+ * A function of this service. Runtime, architecture, bundling, source maps, tracing and logs are
+ * fixed here, once, for both functions; what differs (entry, memory, timeout) is a prop. The
+ * `bind*` methods set a resource's environment variable and its IAM grant in one call, so the two
+ * cannot drift apart.
+ */
+export class ServiceFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    super(scope, id);
+    // The function's own log group: retention set here, removed with the stack.
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // An own role rather than AWSLambdaBasicExecutionRole (logs:* on every log group): it may
+    // write to its log group and nothing else until a bind* grants more.
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.description}: execution role`,
+    });
+    this.logGroup.grantWrite(role);
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      entry: join(PROJECT_ROOT, props.entry),
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      // Graviton: about 20 % cheaper per GB-second than x86, and nothing here is native code.
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role,
+      logGroup: this.logGroup,
+      tracing: Tracing.ACTIVE,
+      recursiveLoop: props.allowRecursiveLoop ? RecursiveLoop.ALLOW : RecursiveLoop.TERMINATE,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      environment: {
+        // Stack traces point at the TypeScript sources through the bundle's source map.
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        ...props.environment,
+      },
+      bundling: {
+        // The local esbuild (a dev dependency): no Docker, no network.
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: TARGET,
+        mainFields: MAIN_FIELDS,
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        // Source maps for stack traces need names and positions, not a second copy of the code.
+        sourcesContent: false,
+        externalModules: EXTERNAL_MODULES,
+      },
+    });
+  }
+
+  /**
+   * Sets TABLE_NAME and grants the job store's reads and writes on the table, and Query on the
+   * named indexes (by name: no `index/*`).
+   */
+  bindTable(table: ITable, indexes: readonly string[] = [OWNER_INDEX]): void {
+    this.fn.addEnvironment('TABLE_NAME', table.tableName);
+    Grant.addToPrincipal({ grantee: this.fn, actions: JOB_STORE_ACTIONS, resourceArns: [table.tableArn] });
+    if (indexes.length > 0) {
+      Grant.addToPrincipal({ grantee: this.fn, actions: ['dynamodb:Query'], resourceArns: indexes.map((i) => `${table.tableArn}/index/${i}`) });
+    }
+  }
+
+  /**
+   * Sets QUEUE_URL and grants sending (`send`) and consuming (`consume`: what an SQS event source
+   * needs: receive, delete, change visibility).
+   */
+  bindQueue(queue: IQueue, access: { send?: boolean; consume?: boolean }): void {
+    this.fn.addEnvironment('QUEUE_URL', queue.queueUrl);
+    if (access.send) queue.grantSendMessages(this.fn);
+    if (access.consume) queue.grantConsumeMessages(this.fn);
+  }
+
+  /** Sets OPENSTACK_SECRET_ARN and grants reading that secret. */
+  bindOpenStackSecret(secret: ISecret): void {
+    this.fn.addEnvironment('OPENSTACK_SECRET_ARN', secret.secretArn);
+    secret.grantRead(this.fn);
+  }
+}

@@ -1,0 +1,107 @@
+import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { type StackSettings, jobLimitEnvironment, openStackEnvironment } from './config.js';
+import { RebuildAlarms } from './constructs/alarms.js';
+import { RebuildApi } from './constructs/api.js';
+import { RebuildDashboard } from './constructs/dashboard.js';
+import { API_SERVICE_NAME, ApiFunction, WORKER_SERVICE_NAME, WORKER_TIMEOUT, WorkerFunction } from './constructs/functions.js';
+import { RebuildQueue } from './constructs/queue.js';
+import { OpenStackSecret } from './constructs/secret.js';
+import { METRICS_NAMESPACE } from './constructs/service-function.js';
+import { JobsTable } from './constructs/table.js';
+
+export interface BulkRebuildStackProps extends StackProps {
+  /** The checked parameters (`settingsFromContext` in cdk/config.ts). */
+  settings: StackSettings;
+}
+
+/**
+ * The bulk rebuild service: HTTP API (IAM auth) → API function → DynamoDB + SQS → worker → the
+ * OpenStack Compute API. Environment-agnostic: no lookups, synthesizes without credentials.
+ */
+export class BulkRebuildStack extends Stack {
+  readonly api: RebuildApi;
+
+  constructor(scope: Construct, id: string, props: BulkRebuildStackProps) {
+    super(scope, id, props);
+    const s = props.settings;
+
+    const table = new JobsTable(this, 'Jobs');
+    const queue = new RebuildQueue(this, 'Rebuilds', { consumerTimeout: WORKER_TIMEOUT });
+    const secret = new OpenStackSecret(this, 'OpenStackCredentials', {
+      ...(s.secretArn !== undefined ? { existingSecretArn: s.secretArn } : {}),
+      templateKeys: s.openstack.kind === 'fixed' ? ['COMPUTE_TOKEN'] : ['OS_USERNAME', 'OS_PASSWORD'],
+    });
+
+    const apiFunction = new ApiFunction(this, 'ApiFunction', {
+      table: table.table,
+      queue: queue.queue,
+      jobLimits: jobLimitEnvironment(s),
+      logRetention: s.logRetention,
+    });
+    const worker = new WorkerFunction(this, 'Worker', {
+      table: table.table,
+      queue: queue.queue,
+      secret: secret.secret,
+      openStack: openStackEnvironment(s.openstack),
+      maxConcurrency: s.maxConcurrency,
+      logRetention: s.logRetention,
+    });
+    this.api = new RebuildApi(this, 'Api', {
+      handler: apiFunction.fn,
+      rateLimit: s.apiThrottle.rateLimit,
+      burstLimit: s.apiThrottle.burstLimit,
+      logRetention: s.logRetention,
+    });
+
+    const alarms = new RebuildAlarms(this, 'Alarms', {
+      queue: queue.queue,
+      deadLetterQueue: queue.deadLetterQueue,
+      worker: worker.fn,
+      httpApi: this.api.httpApi,
+      ...s.alarms,
+    });
+    const dashboard = new RebuildDashboard(this, 'Dashboard', {
+      queue: queue.queue,
+      deadLetterQueue: queue.deadLetterQueue,
+      api: apiFunction.fn,
+      worker: worker.fn,
+      httpApi: this.api.httpApi,
+      metricsNamespace: METRICS_NAMESPACE,
+      apiService: API_SERVICE_NAME,
+      workerService: WORKER_SERVICE_NAME,
+      alarms: alarms.alarms,
+    });
+
+    this.acknowledgeFindings(apiFunction, worker);
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; requests are signed with SigV4 (service execute-api)' });
+    new CfnOutput(this, 'OpenStackSecretArn', {
+      value: secret.secret.secretArn,
+      description: secret.created
+        ? 'Fill this secret in before the first job: {"OS_USERNAME": ..., "OS_PASSWORD": ...} (or an application credential, or COMPUTE_TOKEN)'
+        : 'The OpenStack credentials the worker reads',
+    });
+    new CfnOutput(this, 'TableName', { value: table.table.tableName });
+    new CfnOutput(this, 'QueueUrl', { value: queue.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueArn', { value: queue.deadLetterQueue.queueArn, description: 'Redrive with aws sqs start-message-move-task --source-arn' });
+    new CfnOutput(this, 'WorkerFunctionName', { value: worker.fn.functionName });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards/dashboard/${dashboard.dashboard.dashboardName}`,
+    });
+  }
+
+  /** cdk-nag findings that are by design, each with its reason, on the construct it is about. */
+  private acknowledgeFindings(apiFunction: ApiFunction, worker: WorkerFunction): void {
+    for (const f of [apiFunction, worker]) {
+      Validations.of(f.fn).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: 'Pinned to nodejs22.x on purpose: the bundles are built for node22 (esbuild target) and tested on it; a runtime change is a deliberate, tested upgrade, not something a synth picks up.',
+      });
+      Validations.of(f).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions, so their only resource is *.',
+      });
+    }
+  }
+}
