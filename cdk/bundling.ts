@@ -41,3 +41,19 @@ export const TARGET = 'node22';
  * (esbuild's default for platform node is main-then-module.)
  */
 export const MAIN_FIELDS = ['module', 'main'];
+
+/** esbuild's options for one entry, as the stack bundles it (scripts add output settings). */
+export function lambdaBuildOptions(entry: string) {
+  return {
+    entryPoints: [join(PROJECT_ROOT, entry)],
+    absWorkingDir: PROJECT_ROOT,
+    bundle: true,
+    platform: 'node' as const,
+    target: TARGET,
+    format: 'esm' as const,
+    mainFields: MAIN_FIELDS,
+    banner: { js: ESM_REQUIRE_BANNER },
+    minify: true,
+    external: EXTERNAL_MODULES,
+  };
+}

@@ -126,3 +126,4 @@ for (const r of rows) {
     `| ${r.scenario} | ${r.makespan.toFixed(1)} s | ${r.bound} s | ${(r.makespan / r.bound).toFixed(3)} | ${r.rebuildCalls.toFixed(3)} | ${r.allCalls.toFixed(3)} | ${r.injected} | ${r.duplicates} | ${r.lost} | ${r.status} |\n`,
   );
 }
+process.stdout.write(`BENCH_RESULT ${JSON.stringify({ bench: 'drain', N, K, D, rows })}\n`);

@@ -49,3 +49,4 @@ await stack.stop();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 process.stdout.write(`\nbench:submit on ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
 process.stdout.write(`${SERVERS} servers per job, ${RUNS} runs: median ${median(times).toFixed(0)} ms per job, ${median(perServer).toFixed(3)} AWS calls per server (target ≤ 0.15)\n`);
+process.stdout.write(`BENCH_RESULT ${JSON.stringify({ bench: 'submit', servers: SERVERS, runs: RUNS, medianMs: median(times), callsPerServer: median(perServer) })}\n`);

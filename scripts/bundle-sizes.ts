@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { type Metafile, build, version as esbuildVersion } from 'esbuild';
-import { BUNDLE_BUDGET_BYTES, ENTRIES, ESM_REQUIRE_BANNER, EXTERNAL_MODULES, MAIN_FIELDS, PROJECT_ROOT, TARGET } from '../cdk/bundling.js';
+import { BUNDLE_BUDGET_BYTES, ENTRIES, EXTERNAL_MODULES, PROJECT_ROOT, TARGET, lambdaBuildOptions } from '../cdk/bundling.js';
 
 export interface BundleSize {
   name: string;
@@ -27,15 +27,7 @@ export interface BundleSize {
 /** Bundles one entry in memory with the stack's options; `bundleSdk` includes @aws-sdk/* too. */
 export async function measureBundle(name: string, entry: string, options: { bundleSdk?: boolean } = {}): Promise<BundleSize> {
   const result = await build({
-    entryPoints: [join(PROJECT_ROOT, entry)],
-    absWorkingDir: PROJECT_ROOT,
-    bundle: true,
-    platform: 'node',
-    target: TARGET,
-    format: 'esm',
-    mainFields: MAIN_FIELDS,
-    banner: { js: ESM_REQUIRE_BANNER },
-    minify: true,
+    ...lambdaBuildOptions(entry),
     // The stack writes a source map beside the bundle; it is not loaded unless a stack trace is printed.
     sourcemap: false,
     external: options.bundleSdk ? [] : EXTERNAL_MODULES,
@@ -69,8 +61,10 @@ async function main(): Promise<number> {
   console.log(`budget: ${kb(BUNDLE_BUDGET_BYTES)} minified per function\n`);
   const rows: string[][] = [['function', 'entry', 'minified', 'gzip', 'budget']];
   const over: BundleSize[] = [];
+  const result: { fn: string; bytes: number; gzipBytes: number }[] = [];
   for (const [name, entry] of Object.entries(ENTRIES)) {
     const size = await measureBundle(name, entry);
+    result.push({ fn: name, bytes: size.bytes, gzipBytes: size.gzipBytes });
     const ok = size.bytes <= BUNDLE_BUDGET_BYTES;
     if (!ok) over.push(size);
     rows.push([name, entry, kb(size.bytes), kb(size.gzipBytes), ok ? 'ok' : `OVER by ${kb(size.bytes - BUNDLE_BUDGET_BYTES)}`]);
@@ -88,6 +82,7 @@ async function main(): Promise<number> {
     console.log(`\n${size.name} is over budget; heaviest packages:`);
     for (const [pkg, bytes] of size.byPackage.slice(0, 8)) console.log(`  ${kb(bytes).padStart(10)}  ${pkg}`);
   }
+  console.log(`BENCH_RESULT ${JSON.stringify({ bench: 'bundles', budget: BUNDLE_BUDGET_BYTES, rows: result })}`);
   return over.length === 0 ? 0 : 1;
 }
 
