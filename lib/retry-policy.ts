@@ -35,8 +35,8 @@ export type Cause =
 
 export type Decision =
   | { kind: 'accepted'; computeRequestId?: string }
-  | { kind: 'retry'; cause: Cause; status?: number; faultName?: string; message: string; retryAfterMs?: number }
-  | { kind: 'fail'; cause: Cause; status?: number; faultName?: string; message: string };
+  | { kind: 'retry'; cause: Cause; status?: number; faultName?: string; message: string; retryAfterMs?: number; computeRequestId?: string }
+  | { kind: 'fail'; cause: Cause; status?: number; faultName?: string; message: string; computeRequestId?: string };
 
 /**
  * vm_states Nova names in a 409 that do clear by themselves: a server still being built.
@@ -58,7 +58,12 @@ function conflictClears(message: string): boolean {
 export function decideRebuild(result: ComputeResult<unknown>): Decision {
   if (result.ok) return { kind: 'accepted', ...(result.computeRequestId ? { computeRequestId: result.computeRequestId } : {}) };
   const { status, message } = result;
-  const fault = { status, message, ...(result.faultName ? { faultName: result.faultName } : {}) };
+  const fault = {
+    status,
+    message,
+    ...(result.faultName ? { faultName: result.faultName } : {}),
+    ...(result.computeRequestId ? { computeRequestId: result.computeRequestId } : {}),
+  };
   const after = result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {};
   if (status === 409) {
     // The seed's `buildInProgress` is the old name of a busy server.

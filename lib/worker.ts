@@ -265,6 +265,8 @@ class Step {
     await this.deps.afterRebuildAnswered?.(rec.serverId);
 
     if (decision.kind === 'accepted') return this.accepted(claimed, decision.computeRequestId);
+    // Every answer's Compute request id is kept, refusals included: it is what Nova's operators search their logs for.
+    if (decision.computeRequestId) claimed = { ...claimed, computeRequestIds: [...(claimed.computeRequestIds ?? []), decision.computeRequestId] };
     if (decision.kind === 'fail') {
       return this.end(claimed, 'FAILED', { name: decision.faultName ?? decision.cause, message: decision.message, ...(decision.status !== undefined ? { status: decision.status } : {}) });
     }

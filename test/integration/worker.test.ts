@@ -170,7 +170,9 @@ describe('the worker against the Compute API simulator', () => {
     const [s] = await servers(jobId);
     expect(s).toMatchObject({ attempts: 1, lastHttpStatus: 409, fault: { name: 'conflictingRequest' } });
     expect(s?.fault?.message).toContain('while it is in vm_state paused');
+    expect(s?.computeRequestIds).toHaveLength(1);
     expect(sim.rebuildCount(id)).toBe(0);
+    await expectCountersExact(jobId);
   });
 
   it('re-authenticates once after a 401, then succeeds', async () => {
@@ -181,6 +183,7 @@ describe('the worker against the Compute API simulator', () => {
     const [s] = await servers(jobId);
     expect(s?.attempts).toBe(1);
     expect(sim.requests().filter((r) => r.kind === 'rebuild' && r.serverId === id).map((r) => r.status)).toEqual([401, 202]);
+    await expectCountersExact(jobId);
   });
 
   it('leaves a stopped server SHUTOFF on the new image', async () => {
@@ -190,6 +193,7 @@ describe('the worker against the Compute API simulator', () => {
     expect((await untilEnded(jobId)).status).toBe('SUCCEEDED');
     expect(sim.server(id)).toMatchObject({ status: 'SHUTOFF', imageId: IMAGE });
     expect((await servers(jobId))[0]?.novaState).toBe('SHUTOFF');
+    await expectCountersExact(jobId);
   });
 
   it("fails a server that goes to ERROR with the server's fault", async () => {
@@ -243,6 +247,7 @@ describe('the worker against the Compute API simulator', () => {
     const [first, second] = sim.requests().filter((r) => r.kind === 'rebuild' && r.serverId === id);
     expect(first?.status).toBe(429);
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(2000);
+    await expectCountersExact(jobId);
   });
 
   it("keeps no more than maxInFlight rebuilds running, so the cloud's capacity limit is never hit", async () => {
@@ -319,5 +324,6 @@ describe('poison messages', () => {
     const until = Date.now() + 20_000;
     while (stack.sqs.bodies('dlq').length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
     expect(stack.sqs.bodies('dlq')).toEqual(['{"v": 1, "adminPass": "not-a-real-message"}']);
+    await expectCountersExact(jobId);
   });
 });
