@@ -122,7 +122,14 @@ class Step {
   }
 
   private log(message: string, rec: ServerRecord, extra: Record<string, unknown> = {}) {
-    this.deps.logger.info(message, { jobId: rec.jobId, serverId: rec.serverId, attempt: rec.attempts, seq: rec.seq, ...extra });
+    this.deps.logger.info(message, {
+      jobId: rec.jobId,
+      serverId: rec.serverId,
+      attempt: rec.attempts,
+      seq: rec.seq,
+      ...(rec.attemptRequestId ? { requestId: rec.attemptRequestId } : {}),
+      ...extra,
+    });
   }
 
   private metric(name: string, cause?: string) {
@@ -173,7 +180,10 @@ class Step {
   private async afterEnd(rec: ServerRecord): Promise<void> {
     const job = await this.deps.store.getJob(rec.jobId);
     if (!job) return;
-    if (endedCount(job.counts) >= job.total) await this.deps.store.markCompleted(job.jobId, iso(this.now));
+    if (endedCount(job.counts) >= job.total && !job.completedAt) {
+      await this.deps.store.markCompleted(job.jobId, iso(this.now));
+      this.deps.metrics?.record('JobSecondsToComplete', (this.now.getTime() - Date.parse(job.createdAt)) / 1000, 'Seconds');
+    }
     if (rec.status !== 'FAILED' || job.stop) return;
     const ended = endedCount(job.counts);
     const sample = Math.min(job.total, this.deps.settings.minFailureSample);

@@ -71,14 +71,14 @@ export class RebuildDashboard extends Construct {
     this.dashboard.addWidgets(
       graph('Submitted', [emf('JobsSubmitted', props.apiService), emf('ServersSubmitted', props.apiService)], [byCause('RequestsRefused', props.apiService)]),
       graph('Servers: outcomes', [total('Succeeded'), total('Failed'), total('Cancelled')], [total('Accepted', 'Accepted by Nova'), total('RebuildsSent')]),
-      graph('Seconds to succeed', [
-        emf('SecondsToSucceed', props.workerService, 'p50', 'p50'),
-        emf('SecondsToSucceed', props.workerService, 'p90', 'p90'),
-        emf('SecondsToSucceed', props.workerService, 'Maximum', 'max'),
+      graph('Seconds to succeed (server) and to complete (job)', [
+        emf('SecondsToSucceed', props.workerService, 'p50', 'server p50'),
+        emf('SecondsToSucceed', props.workerService, 'p90', 'server p90'),
+        emf('JobSecondsToComplete', props.workerService, 'Maximum', 'job'),
       ]),
     );
     this.dashboard.addWidgets(
-      graph('Retried, by cause', [byCause('Retried', props.workerService)]),
+      graph('Retried, by cause; waits for a slot', [byCause('Retried', props.workerService)], [total('WaitedForSlot')]),
       graph('Failed, by cause', [byCause('Failed', props.workerService)]),
       graph('Poison messages and dead letters', [total('PoisonMessages')], [
         props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'in dead-letter queue' }),
