@@ -58,8 +58,8 @@ export interface JobStore {
    * a move into an in-flight state (a claim) throws SlotsFullError when the job has that many.
    */
   transition(from: ServerRecord, to: ServerRecord, options?: { maxInFlight?: number }): Promise<void>;
-  /** Stamps the job's end, once. */
-  markCompleted(jobId: string, at: string): Promise<void>;
+  /** Stamps the job's end, once; true if this call stamped it. */
+  markCompleted(jobId: string, at: string): Promise<boolean>;
   /** Stops further submissions (cancel or failure threshold), once; false if already stopped. */
   setStop(jobId: string, stop: JobStop): Promise<boolean>;
 }

@@ -177,12 +177,18 @@ class Step {
     return status;
   }
 
-  private async afterEnd(rec: ServerRecord): Promise<void> {
-    const job = await this.deps.store.getJob(rec.jobId);
+  /**
+   * After a server ended: stamps the job's end when it was the last, and trips the failure
+   * threshold. Also run when a message finds its server already ended, so a worker that died
+   * between the server's last write and these is made good by the next delivery.
+   */
+  private async afterEnd(rec: ServerRecord, known?: JobRecord): Promise<void> {
+    const job = known ?? (await this.deps.store.getJob(rec.jobId));
     if (!job) return;
     if (endedCount(job.counts) >= job.total && !job.completedAt) {
-      await this.deps.store.markCompleted(job.jobId, iso(this.now));
-      this.deps.metrics?.record('JobSecondsToComplete', (this.now.getTime() - Date.parse(job.createdAt)) / 1000, 'Seconds');
+      if (await this.deps.store.markCompleted(job.jobId, iso(this.now))) {
+        this.deps.metrics?.record('JobSecondsToComplete', (this.now.getTime() - Date.parse(job.createdAt)) / 1000, 'Seconds');
+      }
     }
     if (rec.status !== 'FAILED' || job.stop) return;
     const ended = endedCount(job.counts);
@@ -198,7 +204,10 @@ class Step {
 
   /** Entry: decide what this message is for, from the record it finds. */
   async run(rec: ServerRecord): Promise<StepResult> {
-    if (isTerminal(rec.status)) return 'dropped';
+    if (isTerminal(rec.status)) {
+      await this.afterEnd(rec, this.job);
+      return 'dropped';
+    }
     if (this.msg.seq > rec.seq) {
       // Sent by a step whose record write has not landed yet (or never will: then the message that
       // step came from is redelivered and redoes it). Not ours to act on or to delete yet.

@@ -331,7 +331,7 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async markCompleted(jobId: string, at: string): Promise<void> {
+  async markCompleted(jobId: string, at: string): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateItemCommand({
@@ -342,8 +342,10 @@ export class DynamoJobStore implements JobStore {
           ExpressionAttributeValues: { ':at': { S: at } },
         }),
       );
+      return true;
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
     }
   }
 

@@ -66,9 +66,11 @@ export class MemoryJobStore implements JobStore {
       job.counts[to.status] += 1;
     }
   }
-  async markCompleted(jobId: string, at: string): Promise<void> {
+  async markCompleted(jobId: string, at: string): Promise<boolean> {
     const job = this.jobs.get(jobId);
-    if (job && !job.completedAt) job.completedAt = at;
+    if (!job || job.completedAt) return false;
+    job.completedAt = at;
+    return true;
   }
   async setStop(jobId: string, stop: JobStop): Promise<boolean> {
     const job = this.jobs.get(jobId);
