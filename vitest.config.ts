@@ -7,6 +7,8 @@ export default defineConfig({
     // cannot run many JVMs at once, so files run in at most two workers.
     maxWorkers: 2,
     testTimeout: 30_000,
+    // The JSON report lets .ci/run print the plain "N passed, N failed" line CI reads.
+    reporters: ['default', ['json', { outputFile: '.vitest-report.json' }]],
     hookTimeout: 60_000,
   },
 });
