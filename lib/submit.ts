@@ -194,6 +194,8 @@ async function recordIncomplete(
   try {
     await deps.store.markNotQueued(job, unsent, 'notQueued', `Not queued: ${what} was unavailable when the job was submitted.`);
     await deps.store.setSubmission(job.jobId, { ...job.submission, state: 'INCOMPLETE', notQueued: unsent.length, message });
+    // No message went out: no worker will ever stamp this job's end, so it is stamped here.
+    if (sent.size === 0) await deps.store.markCompleted(job.jobId, deps.now().toISOString());
   } catch {
     // Reported as INTERRUPTED from the job record after the submission window; nothing more to do here.
   }

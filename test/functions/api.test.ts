@@ -265,6 +265,18 @@ describe('failures midway', () => {
     expect(failed.map((s: { fault: { name: string } }) => s.fault.name)).toEqual(['notQueued', 'notQueued']);
   });
 
+  it('ends a job at once, FAILED, when the queue took none of its messages', async () => {
+    const t = setup();
+    t.queue.send = async () => {
+      throw new QueueUnavailableError('down', new Set());
+    };
+    const res = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }, { id: uuid(2) }])));
+    expect(res.statusCode).toBe(503);
+    const job = (await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${res.json.serviceUnavailable.jobId}`))).json.rebuildJob;
+    expect(job).toMatchObject({ status: 'FAILED', counts: { QUEUED: 0, FAILED: 2 }, submission: { state: 'INCOMPLETE', notQueued: 2 } });
+    expect(job.completedAt).toBeDefined();
+  });
+
   it('reports a submission that died midway as INTERRUPTED once its window has passed', async () => {
     const t = setup();
     t.queue.send = () => new Promise(() => undefined); // the function is frozen here forever
@@ -275,6 +287,16 @@ describe('failures midway', () => {
     expect((await view()).state).toBe('IN_PROGRESS');
     t.advance(61_000);
     expect(await view()).toMatchObject({ state: 'INTERRUPTED', message: expect.stringContaining('cancel the job') });
+  });
+
+  it('answers 503 when the job store cannot be reached, so clients retry', async () => {
+    const t = setup();
+    t.store.getJob = async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' });
+    };
+    const res = await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${uuid(1)}`));
+    expect(res.statusCode).toBe(503);
+    expect(res.json.serviceUnavailable.message).not.toContain('127.0.0.1');
   });
 
   it('never answers 5xx to bad input, and never with internals', async () => {

@@ -1,0 +1,73 @@
+/**
+ * What must hold after every scenario, one function per invariant. Each returns the violations
+ * it found (empty when it holds) so a scenario reports all that broke, not only the first.
+ */
+import { SERVER_STATES } from '../../lib/model.js';
+import type { JobView, ServerView } from './client.js';
+import type { Violation } from './harness.js';
+import { findLeaks } from './secrets.js';
+
+const sample = (ids: string[]) => `${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, … (${ids.length})` : ''}`;
+
+/** Every server of the job was rebuilt exactly once, by the simulator's own count. */
+export function exactlyOnce(rebuildCounts: Record<string, number>, serverIds: string[]): Violation[] {
+  const twice = serverIds.filter((id) => (rebuildCounts[id] ?? 0) > 1);
+  const never = serverIds.filter((id) => (rebuildCounts[id] ?? 0) === 0);
+  const out: Violation[] = [];
+  if (twice.length) {
+    out.push({ invariant: 'exactly once', detail: `${twice.length} servers rebuilt more than once: ${sample(twice.map((id) => `${id}×${rebuildCounts[id]}`))}` });
+  }
+  if (never.length) out.push({ invariant: 'exactly once', detail: `${never.length} servers never rebuilt: ${sample(never)}` });
+  return out;
+}
+
+/**
+ * None lost: the job ended SUCCEEDED with its completedAt, and every submitted server has a
+ * SUCCEEDED record.
+ */
+export function noneLost(ended: { job: JobView | undefined; ended: boolean }, records: ServerView[] | undefined, serverIds: string[], waitedSeconds: number): Violation[] {
+  const { job } = ended;
+  if (!job) return [{ invariant: 'none lost', detail: 'the status endpoint never answered' }];
+  const out: Violation[] = [];
+  if (!ended.ended) {
+    const detail = job.completedAt || !['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED'].includes(job.status)
+      ? `job still ${job.status} after ${waitedSeconds} s: ${JSON.stringify(job.counts)}`
+      : `job shows ${job.status} but has no completedAt after ${waitedSeconds} s: ${JSON.stringify(job.counts)}`;
+    out.push({ invariant: 'none lost', detail });
+  } else if (job.status !== 'SUCCEEDED') out.push({ invariant: 'none lost', detail: `job ended ${job.status}: ${JSON.stringify(job.counts)}` });
+  if (job.total !== serverIds.length) out.push({ invariant: 'none lost', detail: `job total ${job.total}, submitted ${serverIds.length}` });
+  if (!records) return out;
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const missing = serverIds.filter((id) => !byId.has(id));
+  if (missing.length) out.push({ invariant: 'none lost', detail: `${missing.length} servers have no record: ${sample(missing)}` });
+  const notDone = records.filter((r) => r.status !== 'SUCCEEDED');
+  if (notDone.length) {
+    out.push({
+      invariant: 'none lost',
+      detail: `${notDone.length} records not SUCCEEDED: ${sample(notDone.map((r) => `${r.id} ${r.status}${r.fault ? ` (${r.fault.name}: ${r.fault.message.slice(0, 120)})` : ''}`))}`,
+    });
+  }
+  if (records.length !== serverIds.length || byId.size !== records.length) {
+    out.push({ invariant: 'none lost', detail: `${records.length} records (${byId.size} distinct) for ${serverIds.length} servers` });
+  }
+  return out;
+}
+
+/** The job's per-state counters equal the count of its records in each state. */
+export function countersExact(job: JobView | undefined, records: ServerView[] | undefined): Violation[] {
+  if (!job || !records) return [{ invariant: 'counters exact', detail: 'job or records unavailable' }];
+  const fromRecords = Object.fromEntries(SERVER_STATES.map((s) => [s, records.filter((r) => r.status === s).length]));
+  const differ = SERVER_STATES.filter((s) => (job.counts[s] ?? 0) !== fromRecords[s]);
+  if (differ.length === 0) return [];
+  return [{ invariant: 'counters exact', detail: differ.map((s) => `${s}: counter ${job.counts[s] ?? 0}, records ${fromRecords[s]}`).join('; ') }];
+}
+
+/** No secret in any of the named texts (table, logs, API answers). */
+export function noSecrets(sources: { name: string; text: string }[], needles: string[]): Violation[] {
+  const out: Violation[] = [];
+  for (const s of sources) {
+    const leaks = findLeaks(s.text, needles);
+    if (leaks.length) out.push({ invariant: 'no secrets', detail: `in ${s.name}: ${leaks.slice(0, 2).join(' | ')}` });
+  }
+  return out;
+}

@@ -1,0 +1,309 @@
+/**
+ * The fault scenarios. Each is bounded by its budget and leaves nothing running; the drains share
+ * runDrain (drain.ts) and its invariants, and differ in the damage they do.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { type Drain, isEnded, runDrain, succeeded } from './drain.js';
+import { type Scenario, sleep } from './harness.js';
+
+/** What a 5xx body must not show: addresses, socket errors, SDK exception names, stack frames. */
+const INTERNALS = /127\.0\.0\.1|ECONNREFUSED|ECONNRESET|Exception|\n\s+at /;
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Waits until `share` of the job's servers succeeded: the fault then lands mid-drain. */
+async function midDrain(d: Drain, share: number, what: string) {
+  d.ctx.phase = `waiting for ${Math.round(share * 100)}% of the servers before ${what}`;
+  const job = await d.client.until(d.jobId, 120, d.ctx.signal, (j) => succeeded(j) >= share * j.total);
+  if (isEnded(job)) throw new Error(`the job ended before ${what}: the fault would not be mid-drain`);
+  return job;
+}
+
+const duplicates: Scenario = {
+  name: 'duplicate-delivery-x3',
+  budgetSeconds: 480,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 1000,
+      // All at once: with 1 s follow-ups, servers waiting for a slot would look again several
+      // hundred times a second (×3 copies), more than two cores drain; duplicates are the point here.
+      maxInFlight: 1000,
+      duplicateMessages: 3,
+      after: async (d) => {
+        ctx.figures.messagesHandled = d.stack.poller?.stats.messages ?? 0;
+      },
+    }),
+};
+
+const workerKills: Scenario = {
+  name: 'worker-killed-x5',
+  budgetSeconds: 360,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 300,
+      // A slow drain (~300/20 rebuild rounds) so five kills and restarts all land inside it.
+      maxInFlight: 20,
+      externalWorker: true,
+      during: async (d) => {
+        const worker = d.worker;
+        if (!worker) throw new Error('no worker process');
+        const moments: string[] = [];
+        for (let k = 0; k < 5; k++) {
+          const ms = 500 + Math.floor(Math.random() * 3500);
+          ctx.phase = `worker incarnation ${k + 1}, to be killed after ${ms} ms`;
+          await sleep(ms, ctx.signal);
+          const job = await d.client.job(d.jobId);
+          if (job && isEnded(job)) {
+            ctx.violations.push({ invariant: 'scenario', detail: `the job ended after ${k} kills: the kills were not all mid-drain` });
+            break;
+          }
+          if (!worker.running) throw new Error('the worker process died on its own');
+          await worker.kill();
+          moments.push(`${((Date.now() - d.submittedAt) / 1000).toFixed(1)}s`);
+          ctx.phase = `restarting the worker after kill ${k + 1}`;
+          await worker.start();
+        }
+        ctx.figures.kills = worker.kills;
+        ctx.figures.killedAt = moments.join('/');
+        ctx.figures.workerStarts = worker.starts;
+      },
+      after: async (d) => {
+        // Recovery asks Nova before sending again: the instance-action look-ups show it happened.
+        ctx.figures.novaAsked = d.sim.requests().filter((r) => r.kind === 'actions').length;
+        if (d.worker && !d.worker.running) ctx.violations.push({ invariant: 'scenario', detail: 'the last worker process died on its own' });
+      },
+    }),
+};
+
+const OUTAGE_SECONDS = 30;
+const computeDown: Scenario = {
+  name: 'compute-api-down-30s',
+  budgetSeconds: 300,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 300,
+      maxInFlight: 50,
+      during: async (d) => {
+        const before = await midDrain(d, 0.2, 'the outage');
+        // Every request to Keystone, Nova and Glance has its connection reset for 30 s.
+        d.sim.injectFault({ kind: 'any', fault: { type: 'reset' }, times: 1_000_000 });
+        const from = d.sim.now();
+        ctx.phase = `Compute API down for ${OUTAGE_SECONDS} s`;
+        await sleep(OUTAGE_SECONDS * 1000, ctx.signal);
+        d.sim.clearFaults();
+        const to = d.sim.now();
+        const after = await d.client.job(d.jobId);
+        ctx.figures.outage = `${OUTAGE_SECONDS}s`;
+        // Steps already past their Compute call when it went down still land.
+        ctx.figures.succeededAtOutage = `${succeeded(before)}->${after ? succeeded(after) : '?'}`;
+        if (after && isEnded(after)) ctx.violations.push({ invariant: 'scenario', detail: 'the job ended during the outage' });
+        const window = d.sim.requests().filter((r) => r.at >= from && r.at < to);
+        ctx.figures.callsDuringOutage = window.length;
+        const answered = window.filter((r) => r.status !== 'reset').length;
+        if (answered) ctx.violations.push({ invariant: 'scenario', detail: `${answered} requests were answered during the outage` });
+      },
+      after: async (d) => {
+        ctx.figures.resets = d.sim.requests().filter((r) => r.status === 'reset').length;
+      },
+    }),
+};
+
+const STORM_FAULTS = 400;
+const RETRY_AFTER_SECONDS = 2;
+const stormWithRetryAfter: Scenario = {
+  name: '503-storm-retry-after',
+  budgetSeconds: 240,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 300,
+      maxInFlight: 50,
+      during: async (d) => {
+        await midDrain(d, 0.1, 'the storm');
+        d.sim.injectFault({ kind: 'any', fault: { type: 'serviceUnavailable', retryAfter: RETRY_AFTER_SECONDS }, times: STORM_FAULTS });
+      },
+      after: async (d) => {
+        const requests = d.sim.requests();
+        const served = requests.filter((r) => r.fault === 'serviceUnavailable').length;
+        ctx.figures.injected = STORM_FAULTS;
+        ctx.figures.served503 = served;
+        if (served !== STORM_FAULTS) ctx.violations.push({ invariant: 'scenario', detail: `only ${served} of ${STORM_FAULTS} 503s were served` });
+        // Never sooner than asked: after a 503 with Retry-After, the same call for the same server
+        // comes at least Retry-After later.
+        const early: string[] = [];
+        let minGap = Infinity;
+        const ids = new Set(d.serverIds);
+        for (const kind of ['rebuild', 'get', 'actions'] as const) {
+          const last = new Map<string, (typeof requests)[number]>();
+          for (const r of requests) {
+            if (r.kind !== kind || !r.serverId || !ids.has(r.serverId)) continue;
+            const prev = last.get(r.serverId);
+            if (prev?.fault === 'serviceUnavailable') {
+              const gap = r.at - prev.at;
+              minGap = Math.min(minGap, gap);
+              if (gap < RETRY_AFTER_SECONDS * 1000) early.push(`${kind} ${r.serverId} after ${gap} ms`);
+            }
+            last.set(r.serverId, r);
+          }
+        }
+        ctx.figures.minGapAfter503 = Number.isFinite(minGap) ? `${minGap}ms` : 'n/a';
+        if (early.length) {
+          ctx.violations.push({ invariant: 'Retry-After respected', detail: `${early.length} calls sooner than Retry-After (${RETRY_AFTER_SECONDS} s): ${early.slice(0, 3).join('; ')}` });
+        }
+      },
+    }),
+};
+
+const stormHtml: Scenario = {
+  name: '503-storm-html-no-retry-after',
+  budgetSeconds: 240,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 300,
+      maxInFlight: 50,
+      during: async (d) => {
+        await midDrain(d, 0.1, 'the storm');
+        d.sim.injectFault({ kind: 'any', fault: { type: 'htmlServiceUnavailable' }, times: STORM_FAULTS });
+      },
+      after: async (d) => {
+        const served = d.sim.requests().filter((r) => r.fault === 'htmlServiceUnavailable').length;
+        ctx.figures.injected = STORM_FAULTS;
+        ctx.figures.served503 = served;
+        if (served !== STORM_FAULTS) ctx.violations.push({ invariant: 'scenario', detail: `only ${served} of ${STORM_FAULTS} 503s were served` });
+      },
+    }),
+};
+
+const dynamoRestart: Scenario = {
+  name: 'dynamodb-restart',
+  budgetSeconds: 300,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 300,
+      maxInFlight: 50,
+      persistent: true,
+      during: async (d) => {
+        const before = await midDrain(d, 0.25, 'the restart');
+        ctx.phase = 'restarting DynamoDB Local';
+        const t = Date.now();
+        // An operator keeps polling meanwhile: the API must answer a clean fault, not hang or leak internals.
+        const seen = new Map<number | string, number>();
+        const leaky: string[] = [];
+        let restarting = true;
+        const polling = (async () => {
+          while (restarting) {
+            try {
+              const res = await d.client.call(`/rebuild-jobs/${d.jobId}`);
+              seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
+              if (res.status >= 500 && INTERNALS.test(res.text)) leaky.push(`${res.status}: ${res.text.slice(0, 200)}`);
+            } catch (err) {
+              seen.set('no answer', (seen.get('no answer') ?? 0) + 1);
+            }
+            await sleep(100);
+          }
+        })();
+        try {
+          await d.stack.dynamo.restart();
+        } finally {
+          restarting = false;
+          await polling;
+        }
+        ctx.figures.restart = `${((Date.now() - t) / 1000).toFixed(1)}s`;
+        ctx.figures.succeededAtRestart = succeeded(before);
+        ctx.figures.apiAnswersDuringRestart = [...seen].map(([k, v]) => `${k}x${v}`).join(',');
+        if (leaky.length) ctx.violations.push({ invariant: 'clean 5xx', detail: `${leaky.length} answers during the restart carried internal details: ${leaky[0]}` });
+      },
+      after: async (d) => {
+        // Steps cut by the restart: their messages came back and were done again.
+        ctx.figures.stepsFailed = d.logs.filter((l) => l.includes('"step failed"')).length;
+      },
+    }),
+};
+
+const poison: Scenario = {
+  name: 'poison-message',
+  budgetSeconds: 180,
+  run: (ctx) => {
+    const bodies: string[] = [];
+    return runDrain(ctx, {
+      servers: 100,
+      maxInFlight: 50,
+      beforeSubmit: async (d) => {
+        // Straight into the queue, as a stray producer would: one with a secret in it (it must
+        // not reach the logs), one not even JSON.
+        bodies.push(JSON.stringify({ v: 1, jobId: 'not-a-job', adminPass: d.secrets.adminPass }), 'this is not a rebuild message');
+        const sqs = new SQSClient({ region: d.stack.aws.region, credentials: d.stack.aws.credentials, endpoint: d.stack.aws.sqsEndpoint });
+        try {
+          for (const body of bodies) await sqs.send(new SendMessageCommand({ QueueUrl: d.stack.sqs.queueUrl, MessageBody: body }));
+        } finally {
+          sqs.destroy();
+        }
+      },
+      after: async (d) => {
+        // Five receives, 4 s apart, then the redrive: about 20 s after they were sent.
+        ctx.phase = 'waiting for the poison messages in the dead-letter queue';
+        const until = Date.now() + 90_000;
+        while (d.stack.sqs.bodies('dlq').length < bodies.length && Date.now() < until) await sleep(250, ctx.signal);
+        const dlq = d.stack.sqs.bodies('dlq');
+        ctx.figures.poison = bodies.length;
+        ctx.figures.inDlq = dlq.length;
+        const expected = [...bodies].sort();
+        if (JSON.stringify([...dlq].sort()) !== JSON.stringify(expected)) {
+          ctx.violations.push({ invariant: 'poison to DLQ', detail: `dead-letter queue holds ${dlq.length} messages, expected exactly the ${bodies.length} poison ones` });
+        }
+        const stillMain = d.stack.sqs.bodies('main').filter((b) => bodies.includes(b)).length;
+        if (stillMain) ctx.violations.push({ invariant: 'poison to DLQ', detail: `${stillMain} poison messages still in the main queue` });
+      },
+    });
+  },
+};
+
+const FUZZ_RUNS = 500;
+const fuzz: Scenario = {
+  name: 'fuzz-full-count',
+  budgetSeconds: 420,
+  run: async (ctx) => {
+    ctx.phase = `running the fuzz suite at FUZZ_RUNS=${FUZZ_RUNS}`;
+    // Its own process group, so a budget overrun kills npx, vitest and its workers together.
+    const child = spawn('npx', ['vitest', 'run', 'test/fuzz'], {
+      cwd: ROOT,
+      env: { ...process.env, FUZZ_RUNS: String(FUZZ_RUNS), NO_COLOR: '1', FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    ctx.onCleanup('fuzz suite', () => {
+      if (child.exitCode === null && child.signalCode === null && child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    });
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await new Promise<number | string>((resolve) => child.once('exit', (c, s) => resolve(c ?? s ?? 'unknown')));
+    const lines = [...out.matchAll(/\[fuzz\] ([\w-]+): (\d+) requests from (\d+) properties/g)];
+    const requests = lines.reduce((n, m) => n + Number(m[2]), 0);
+    const properties = lines.reduce((n, m) => n + Number(m[3]), 0);
+    const t = /Tests\s+(\d+) passed \((\d+)\)/.exec(out);
+    const tests = t ? `${t[1]}/${t[2]}` : (/Tests\s+(.+?)\s*\n/.exec(out)?.[1]?.trim().replace(/\s+/g, '_') ?? '?');
+    ctx.figures.fuzzRuns = FUZZ_RUNS;
+    ctx.figures.requests = requests;
+    ctx.figures.properties = properties;
+    ctx.figures.files = lines.length;
+    ctx.figures.tests = tests;
+    ctx.figures.perFile = lines.map((m) => `${m[1]}:${m[2]}`).join(',');
+    if (code !== 0) {
+      const failing = out.split('\n').filter((l) => /FAIL|✗|×|AssertionError|Counterexample/.test(l)).slice(0, 3).join(' | ');
+      ctx.violations.push({ invariant: 'fuzz passes', detail: `vitest exited ${code}: ${failing.slice(0, 600)}` });
+    }
+    if (lines.length === 0) ctx.violations.push({ invariant: 'fuzz passes', detail: 'no [fuzz] request count line in the output' });
+    else if (requests < properties * FUZZ_RUNS) ctx.violations.push({ invariant: 'fuzz passes', detail: `${requests} requests, fewer than ${properties} properties × ${FUZZ_RUNS}` });
+  },
+};
+
+/** In the order they run: the fuzz suite last, so a slow machine reports the drains first. */
+export const SCENARIOS: Scenario[] = [duplicates, workerKills, computeDown, stormWithRetryAfter, stormHtml, dynamoRestart, poison, fuzz];
