@@ -24,7 +24,7 @@ const byName = Object.fromEntries(results.map((r) => [r.bench, r])) as Record<st
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 const lines: [string, string, string][] = [];
 const s = byName.submit;
-lines.push(['submit: 1,000-server job, median wall time', `${s.medianMs.toFixed(0)} ms`, '']);
+lines.push([`submit: ${s.servers}-server job, median wall time`, `${s.medianMs.toFixed(0)} ms`, '']);
 lines.push(['submit: AWS calls per server', s.callsPerServer.toFixed(3), '≤ 0.15']);
 for (const r of byName.status.rows) lines.push([`status summary, job of ${r.servers} servers`, `${r.medianMs.toFixed(1)} ms, ${r.callsPerRead} DynamoDB call, ${r.bytesPerRead.toFixed(0)} bytes`, 'flat in job size']);
 for (const r of byName.bundles.rows) lines.push([`bundle: ${r.fn}`, `${kb(r.bytes)} minified (${kb(r.gzipBytes)} gzip)`, `≤ ${kb(byName.bundles.budget)}`]);
