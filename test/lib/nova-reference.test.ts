@@ -46,8 +46,7 @@ function replay(rec: Recording) {
   const queue = new MemoryQueue();
   const api = createApi({ store, queue, config, logger: capturingLogger().logger });
   const serverPath = rec.request.path.replace(/^\/v2\.1\/(?:[0-9a-f]{32}\/)?/, '');
-  const headers = { ...rec.request.headers };
-  delete headers['content-length'];
+  const headers = Object.fromEntries(rec.request.headers.filter(([k]) => k.toLowerCase() !== 'content-length'));
   return { api, store, queue, event: apiEvent(rec.request.method, `/v2/tenant-a/${serverPath.startsWith('servers/') ? serverPath : `servers/${serverPath}`}`, { headers, body: rec.request.body }) };
 }
 
