@@ -10,6 +10,8 @@ import type { ApiConfig } from '../lib/config.js';
 import {
   ApiError,
   BadRequestError,
+  QueueUnavailableError,
+  StoreUnavailableError,
   ForbiddenError,
   MethodNotAllowedError,
   NotFoundError,
@@ -222,7 +224,7 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
         });
         deps.logger.info('request refused', { status: err.statusCode, fault: err.faultName });
         deps.metrics?.record('RequestsRefused', 1, 'Count', err.faultName);
-      } else if (isDependencyOutage(err)) {
+      } else if (err instanceof StoreUnavailableError || err instanceof QueueUnavailableError) {
         // The table or queue cannot be reached or is throttling: the caller should retry, and 503
         // says so. Nothing was half-written that a retry would duplicate (see submitJob).
         deps.logger.warn('dependency unavailable', { errorName: (err as Error)?.name });
@@ -236,21 +238,6 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
     deps.logger.info('request', { method, path, status: result.statusCode, requestId, ms: now().getTime() - started.getTime() });
     return result;
   };
-}
-
-/**
- * An AWS service that did not answer, or answered that it is overloaded: the SDK marks its errors
- * with `$metadata` (and `$retryable` for throttling); a connection that failed carries a Node
- * error code. Anything else is a bug and stays a 500.
- */
-function isDependencyOutage(err: unknown): boolean {
-  const e = err as { $metadata?: { httpStatusCode?: number }; $retryable?: unknown; code?: string; name?: string } | undefined;
-  if (!e || typeof e !== 'object') return false;
-  if (e.$retryable) return true;
-  const status = e.$metadata?.httpStatusCode;
-  if (e.$metadata && (status === undefined || status >= 500)) return true;
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN'].includes(e.code ?? '')) return true;
-  return ['TimeoutError', 'StoreUnavailableError', 'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded'].includes(e.name ?? '');
 }
 
 async function dispatch(routes: Route[], event: ApiEvent, method: string, path: string, now: Date): Promise<ApiResult> {

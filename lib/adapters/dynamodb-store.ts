@@ -136,7 +136,37 @@ export interface DynamoStoreOptions {
 
 /** Creates the client (once per process, at module scope in the functions). */
 export function createDynamoClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
-  return new DynamoDBClient(config);
+  const client = new DynamoDBClient(config);
+  // Outages become the domain's StoreUnavailableError here, once, after the SDK's own retries,
+  // so callers (the API answers 503, the worker leaves the message to come back) never look at
+  // SDK error shapes. Conditional-check failures are answers, not outages, and pass through.
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        if (isOutage(err)) throw new StoreUnavailableError(`DynamoDB is unavailable (${(err as Error).name})`, { cause: err });
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 'storeOutagesAsDomainErrors' },
+  );
+  return client;
+}
+
+/**
+ * DynamoDB did not answer, or answered that it is overloaded: the SDK marks throttling
+ * `$retryable` and server faults with a 5xx `$metadata`; a connection that failed carries a Node
+ * error code and no HTTP status.
+ */
+function isOutage(err: unknown): boolean {
+  const e = err as { $metadata?: { httpStatusCode?: number }; $retryable?: unknown; code?: string; name?: string } | undefined;
+  if (!e || typeof e !== 'object') return false;
+  if (e.$retryable) return true;
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined) return status >= 500;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN'].includes(e.code ?? '')) return true;
+  return ['TimeoutError', 'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded'].includes(e.name ?? '');
 }
 
 /** The JobStore on a DynamoDB table. */

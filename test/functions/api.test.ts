@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ApiEvent, createApi } from '../../functions/api-app.js';
 import { apiConfigFromEnv } from '../../lib/config.js';
-import { QueueUnavailableError } from '../../lib/errors.js';
+import { QueueUnavailableError, StoreUnavailableError } from '../../lib/errors.js';
 import type { RebuildMessage } from '../../lib/rebuild-message.js';
 import { apiEvent } from '../support/api.js';
 import { MemoryJobStore, MemoryQueue, capturingLogger } from '../support/memory.js';
@@ -292,7 +292,7 @@ describe('failures midway', () => {
   it('answers 503 when the job store cannot be reached, so clients retry', async () => {
     const t = setup();
     t.store.getJob = async () => {
-      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' });
+      throw new StoreUnavailableError('DynamoDB is unavailable (connect ECONNREFUSED 127.0.0.1:8000)');
     };
     const res = await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${uuid(1)}`));
     expect(res.statusCode).toBe(503);

@@ -161,3 +161,16 @@ describe('secrets on the real stand-ins', () => {
     expect(logLines.join('\n')).not.toContain('seekr3t');
   });
 });
+
+describe('the table going away', () => {
+  it('answers 503 serviceUnavailable, never a 500, while DynamoDB cannot be reached', async () => {
+    await stack.dynamo.stop();
+    const res = await fetch(`${stack.apiUrl}/v2/tenant-a/rebuild-jobs?limit=1`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { serviceUnavailable: { code: number; message: string } };
+    expect(body.serviceUnavailable.code).toBe(503);
+    expect(body.serviceUnavailable.message).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
+    const post = await submit({ rebuildJob: { rebuild: { imageRef: IMAGE }, servers: [{ id: uuid(9999) }] } });
+    expect(post.status).toBe(503);
+  });
+});
