@@ -6,7 +6,7 @@
  * any answer. Then the property-based fuzz suite at its full count.
  *
  * Prints one PASS/FAIL line per scenario and `N passed, N failed`; exits 0 only when all passed.
- * Writes the results to docs/faults-latest.json.
+ * Writes the results to docs/faults-latest.json (docs/faults-latest-partial.json for a FAULTS_ONLY run).
  *
  *   FAULTS_ONLY=name,name      run only these scenarios (names as printed)
  *   FAULTS_BUDGET_SECONDS=n    give every scenario this budget instead of its own (to see the bound work)
@@ -70,8 +70,10 @@ const machine = {
   node: process.version,
   os: `${platform()} ${release()}`,
 };
+// A partial run (FAULTS_ONLY) must not replace the figures of the last full one.
+const output = only ? OUTPUT.replace(/\.json$/, '-partial.json') : OUTPUT;
 writeFileSync(
-  OUTPUT,
+  output,
   `${JSON.stringify(
     {
       date: new Date().toISOString(),
@@ -85,7 +87,7 @@ writeFileSync(
     2,
   )}\n`,
 );
-process.stderr.write(`total ${totalSeconds} s on ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}; results in docs/faults-latest.json\n`);
+process.stderr.write(`total ${totalSeconds} s on ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}; results in ${output}\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 // Handles the stacks' SDK clients may keep open must not hold the exit.
 process.exit(failed === 0 && results.length > 0 ? 0 : 1);
