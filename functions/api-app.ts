@@ -159,10 +159,20 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
 
   const accepted = async (ctx: RequestContext, kind: 'bulk' | 'single', request: ReturnType<typeof parseBulkRequest>) => {
     const key = idempotencyKey(ctx.event);
-    const { job, created } = await submitJob(
-      { store: deps.store, queue: deps.queue, now, retentionDays: config.retentionDays },
-      { caller: ctx.caller, kind, request, ...(key !== undefined ? { idempotencyKey: key } : {}) },
-    );
+    let submitted;
+    try {
+      submitted = await submitJob(
+        { store: deps.store, queue: deps.queue, now, retentionDays: config.retentionDays },
+        { caller: ctx.caller, kind, request, ...(key !== undefined ? { idempotencyKey: key } : {}) },
+      );
+    } catch (err) {
+      // A submission that stopped midway still created a job: point at it, as a 202 would.
+      if (err instanceof ApiError && typeof err.extra.jobId === 'string') {
+        err.headers.Location = jobLocation(ctx.baseUrl, { tenantId: ctx.caller.tenantId, jobId: err.extra.jobId });
+      }
+      throw err;
+    }
+    const { job, created } = submitted;
     deps.logger.info(created ? 'job submitted' : 'idempotent replay', { jobId: job.jobId, servers: job.total, kind });
     if (created) {
       deps.metrics?.record('JobsSubmitted', 1, 'Count');
@@ -217,11 +227,7 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
       result = await dispatch(routes, event, method, path, started);
     } catch (err) {
       if (err instanceof ApiError) {
-        const jobId = err.extra.jobId;
-        result = json(err.statusCode, err.toFault(), {
-          ...err.headers,
-          ...(typeof jobId === 'string' ? { Location: `${baseUrlOf(event)}${path}/${jobId}` } : {}),
-        });
+        result = json(err.statusCode, err.toFault(), err.headers);
         deps.logger.info('request refused', { status: err.statusCode, fault: err.faultName });
         deps.metrics?.record('RequestsRefused', 1, 'Count', err.faultName);
       } else if (err instanceof StoreUnavailableError || err instanceof QueueUnavailableError) {

@@ -23,13 +23,9 @@ export async function loadJob(store: JobStore, caller: Caller, jobId: string): P
   return job;
 }
 
-function jobUrl(baseUrl: string, job: Pick<JobRecord, 'tenantId' | 'jobId'>): string {
-  return `${baseUrl}/v2/${encodeURIComponent(job.tenantId)}/rebuild-jobs/${job.jobId}`;
-}
-
 /** The URL a job's `Location` header and self link point at. */
 export function jobLocation(baseUrl: string, job: Pick<JobRecord, 'tenantId' | 'jobId'>): string {
-  return jobUrl(baseUrl, job);
+  return `${baseUrl}/v2/${encodeURIComponent(job.tenantId)}/rebuild-jobs/${job.jobId}`;
 }
 
 /** The submission as the caller sees it: an unfinished one past its window is INTERRUPTED. */
@@ -48,7 +44,7 @@ function submissionView(job: JobRecord, now: Date): Record<string, unknown> {
 
 /** `{"rebuildJob": {...}}` as every job endpoint answers it. */
 export function jobView(job: JobRecord, baseUrl: string, now: Date): { rebuildJob: Record<string, unknown> } {
-  const self = jobUrl(baseUrl, job);
+  const self = jobLocation(baseUrl, job);
   return {
     rebuildJob: {
       id: job.jobId,
@@ -134,7 +130,7 @@ export async function listJobServers(
   const page = await store.listServers(job.jobId, { limit, status, ...(query.marker ? { marker: query.marker } : {}) });
   return {
     servers: page.items.map(serverView),
-    servers_links: pageLinks(`${jobUrl(baseUrl, job)}/servers`, { ...query, limit: String(limit) }, page),
+    servers_links: pageLinks(`${jobLocation(baseUrl, job)}/servers`, { ...query, limit: String(limit) }, page),
   };
 }
 

@@ -436,7 +436,8 @@ export class DynamoJobStore implements JobStore {
   async listJobs(tenantId: string, principal: string, query: { limit: number; marker?: string }): Promise<Page<JobRecord>> {
     let startKey: Record<string, AttributeValue> | undefined;
     if (query.marker !== undefined) {
-      const markerJob = canonicalUuid(query.marker) ? await this.getJob(canonicalUuid(query.marker) as string) : undefined;
+      const markerId = canonicalUuid(query.marker);
+      const markerJob = markerId ? await this.getJob(markerId) : undefined;
       if (!markerJob || markerJob.tenantId !== tenantId || markerJob.principal !== principal) {
         throw new BadRequestError(`marker [${query.marker.slice(0, 64)}] not found`);
       }

@@ -272,6 +272,10 @@ describe('failures midway', () => {
     };
     const res = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }, { id: uuid(2) }])));
     expect(res.statusCode).toBe(503);
+    expect(res.headers?.Location).toBe(`https://api.example.test/v2/tenant-a/rebuild-jobs/${res.json.serviceUnavailable.jobId}`);
+    // The drop-in call points at the job too, not at its own path.
+    const single = await t.call(post(`/v2/tenant-a/servers/${uuid(3)}/action`, `{"rebuild": {"imageRef": "${IMAGE}"}}`));
+    expect(single.headers?.Location).toBe(`https://api.example.test/v2/tenant-a/rebuild-jobs/${single.json.serviceUnavailable.jobId}`);
     const job = (await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${res.json.serviceUnavailable.jobId}`))).json.rebuildJob;
     expect(job).toMatchObject({ status: 'FAILED', counts: { QUEUED: 0, FAILED: 2 }, submission: { state: 'INCOMPLETE', notQueued: 2 } });
     expect(job.completedAt).toBeDefined();
