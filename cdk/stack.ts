@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { NODE_MAJOR } from './bundling.js';
 import { type StackSettings, jobLimitEnvironment, openStackEnvironment } from './config.js';
 import { RebuildAlarms } from './constructs/alarms.js';
 import { RebuildApi } from './constructs/api.js';
@@ -96,7 +97,7 @@ export class BulkRebuildStack extends Stack {
     for (const f of [apiFunction, worker]) {
       Validations.of(f.fn).acknowledge({
         id: 'AwsSolutions-L1',
-        reason: 'Pinned to nodejs22.x on purpose: the bundles are built for node22 (esbuild target) and tested on it; a runtime change is a deliberate, tested upgrade, not something a synth picks up.',
+        reason: `Pinned to nodejs${NODE_MAJOR}.x on purpose: the bundles are built for node${NODE_MAJOR} (esbuild target) and the tests run on the same major; a runtime change is a deliberate, tested upgrade, not something a synth picks up.`,
       });
       Validations.of(f).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',

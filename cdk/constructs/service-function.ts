@@ -2,14 +2,14 @@ import { join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, RecursiveLoop, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, RecursiveLoop, Runtime, RuntimeFamily, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { OWNER_INDEX } from '../../lib/adapters/dynamodb-store.js';
-import { ESM_REQUIRE_BANNER, EXTERNAL_MODULES, MAIN_FIELDS, PROJECT_ROOT, TARGET } from '../bundling.js';
+import { ESM_REQUIRE_BANNER, EXTERNAL_MODULES, MAIN_FIELDS, NODE_MAJOR, PROJECT_ROOT, TARGET } from '../bundling.js';
 
 /** The namespace of the functions' embedded metrics (Powertools Metrics). */
 export const METRICS_NAMESPACE = 'OpenStackBulkRebuild';
@@ -29,6 +29,11 @@ export const JOB_STORE_ACTIONS = [
   'dynamodb:BatchWriteItem',
   'dynamodb:ConditionCheckItem',
 ];
+
+/** Lambda's managed runtime for a Node.js major. */
+function runtimeFor(major: number): Runtime {
+  return new Runtime(`nodejs${major}.x`, RuntimeFamily.NODEJS, { supportsInlineCode: true });
+}
 
 export interface ServiceFunctionProps {
   /** Entry file, relative to the project root (e.g. `functions/api.ts`); exports `handler`. */
@@ -83,7 +88,7 @@ export class ServiceFunction extends Construct {
       entry: join(PROJECT_ROOT, props.entry),
       handler: 'handler',
       description: props.description,
-      runtime: Runtime.NODEJS_22_X,
+      runtime: runtimeFor(NODE_MAJOR),
       // Graviton: about 20 % cheaper per GB-second than x86, and nothing here is native code.
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize,

