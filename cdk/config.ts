@@ -4,13 +4,13 @@
  * docs/deploy.md lists the same table for operators.
  *
  * Values the functions read (job limits, the microversion cap, the OpenStack settings) are checked
- * by the functions' own parsers (`lib/config.ts`, `lib/adapters/compute-config.ts`), so a value the
+ * by the functions' own parsers (`lib/settings.ts`, `lib/openstack/config.ts`), so a value the
  * functions would refuse at cold start is refused here first, with the same message.
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { type ComputeConfig, computeConfigFromEnv } from '../lib/adapters/compute-config.js';
-import { apiConfigFromEnv } from '../lib/config.js';
-import { MAX_MICROVERSION, formatMicroversion } from '../lib/microversion.js';
+import { type ComputeConfig, computeConfigFromEnv } from '../lib/openstack/config.js';
+import { apiConfigFromEnv } from '../lib/settings.js';
+import { MAX_MICROVERSION, formatMicroversion } from '../lib/request/microversion.js';
 
 /** A parameter is missing, malformed or contradicts another; the message names them. */
 export class StackConfigError extends Error {
@@ -67,7 +67,7 @@ export interface StackSettings {
   logRetention: RetentionDays;
 }
 
-/** The API function's own limits when nothing is set (lib/config.ts is their one source). */
+/** The API function's own limits when nothing is set (lib/settings.ts is their one source). */
 const FUNCTION_LIMITS = apiConfigFromEnv({ TABLE_NAME: '-', QUEUE_URL: '-' }).limits;
 
 /** Defaults of every parameter. */
@@ -76,7 +76,7 @@ export const DEFAULTS = {
   osInterface: 'public' as EndpointInterface,
   /** Keystone's default domain. */
   osUserDomainName: 'Default',
-  /** The newest microversion whose rebuild schema the service knows (lib/microversion.ts). */
+  /** The newest microversion whose rebuild schema the service knows (lib/request/microversion.ts). */
   novaMaxMicroversion: formatMicroversion(MAX_MICROVERSION),
   /** The job limits default as the API function does (2,000 servers, 30 attempts, 7,200 s, 100 %). */
   maxServersPerJob: FUNCTION_LIMITS.maxServersPerJob,
@@ -217,7 +217,7 @@ export function settingsFromContext(ctx: Context): StackSettings {
     ...(secretArn !== undefined ? { secretArn } : {}),
     novaMaxMicroversion: text(ctx, 'novaMaxMicroversion') ?? DEFAULTS.novaMaxMicroversion,
     jobLimits: {
-      // Bounds are the API function's (lib/config.ts), checked below by its own parser.
+      // Bounds are the API function's (lib/settings.ts), checked below by its own parser.
       maxServersPerJob: integer(ctx, 'maxServersPerJob', DEFAULTS.maxServersPerJob),
       defaultMaxAttempts: integer(ctx, 'defaultMaxAttempts', DEFAULTS.defaultMaxAttempts),
       defaultDeadlineSeconds: integer(ctx, 'defaultDeadlineSeconds', DEFAULTS.defaultDeadlineSeconds),

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { ApiConfig } from '../lib/config.js';
+import type { ApiConfig } from '../lib/settings.js';
 import {
   ApiError,
   BadRequestError,
@@ -18,14 +18,14 @@ import {
   OverLimitError,
   UnsupportedMediaTypeError,
 } from '../lib/errors.js';
-import { cancelJob, parseJobAction } from '../lib/cancel.js';
-import { parseBulkRequest, parseSingleRequest } from '../lib/job-request.js';
-import { jobLocation, jobView, listCallerJobs, listJobServers, loadJob } from '../lib/jobs.js';
-import { microversionFromHeaders } from '../lib/microversion.js';
-import type { JobStore, MetricsSink, RebuildQueue } from '../lib/ports.js';
-import { refuseProtoKeys } from '../lib/job-request.js';
-import { parseRebuildXml } from '../lib/rebuild-xml.js';
-import { type Caller, MAX_IDEMPOTENCY_KEY_LENGTH, submitJob } from '../lib/submit.js';
+import { cancelJob, parseJobAction } from '../lib/jobs/cancel.js';
+import { parseBulkRequest, parseSingleRequest } from '../lib/request/job-request.js';
+import { jobLocation, jobView, listCallerJobs, listJobServers, loadJob } from '../lib/jobs/views.js';
+import { microversionFromHeaders } from '../lib/request/microversion.js';
+import type { JobStore, MetricsSink, RebuildQueue } from '../lib/jobs/ports.js';
+import { refuseProtoKeys } from '../lib/request/job-request.js';
+import { parseRebuildXml } from '../lib/request/rebuild-xml.js';
+import { type Caller, MAX_IDEMPOTENCY_KEY_LENGTH, submitJob } from '../lib/jobs/submit.js';
 
 export type ApiEvent = APIGatewayProxyEventV2WithIAMAuthorizer;
 export type ApiResult = APIGatewayProxyStructuredResultV2;

@@ -7,9 +7,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { DynamoJobStore, createDynamoClient } from '../lib/adapters/dynamodb-store.js';
-import { SqsRebuildQueue, createSqsClient } from '../lib/adapters/sqs-queue.js';
-import { apiConfigFromEnv, awsEndpointsFromEnv } from '../lib/config.js';
+import { DynamoJobStore, createDynamoClient } from '../lib/aws/dynamodb-store.js';
+import { SqsRebuildQueue, createSqsClient } from '../lib/aws/sqs-queue.js';
+import { apiConfigFromEnv, awsEndpointsFromEnv } from '../lib/settings.js';
 import { createApi } from './api-app.js';
 import { powertoolsSink } from './metrics.js';
 

@@ -3,7 +3,7 @@
  * function's logs, published at the end of each invocation by the `logMetrics` middleware.
  */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import type { MetricsSink } from '../lib/ports.js';
+import type { MetricsSink } from '../lib/jobs/ports.js';
 
 /** Records into `metrics`; a metric with a cause goes out on its own with the `cause` dimension. */
 export function powertoolsSink(metrics: Metrics): MetricsSink {

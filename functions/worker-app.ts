@@ -8,8 +8,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ZodError } from 'zod';
 import { RetryLaterError } from '../lib/errors.js';
-import { parseRebuildMessage } from '../lib/rebuild-message.js';
-import { type WorkerDeps, handleRebuildMessage } from '../lib/worker.js';
+import { parseRebuildMessage } from '../lib/jobs/message.js';
+import { type WorkerDeps, handleRebuildMessage } from '../lib/worker/step.js';
 
 export type WorkerHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 

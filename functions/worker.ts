@@ -8,11 +8,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { computeConfigFromEnv, createComputeApi } from '../lib/adapters/compute-http.js';
-import { DynamoJobStore, createDynamoClient } from '../lib/adapters/dynamodb-store.js';
-import { loadSecretSettings } from '../lib/adapters/secrets.js';
-import { SqsRebuildQueue, createSqsClient } from '../lib/adapters/sqs-queue.js';
-import { awsEndpointsFromEnv, workerConfigFromEnv } from '../lib/config.js';
+import { computeConfigFromEnv } from '../lib/openstack/config.js';
+import { createComputeApi } from '../lib/openstack/nova.js';
+import { DynamoJobStore, createDynamoClient } from '../lib/aws/dynamodb-store.js';
+import { loadSecretSettings } from '../lib/aws/secrets.js';
+import { SqsRebuildQueue, createSqsClient } from '../lib/aws/sqs-queue.js';
+import { awsEndpointsFromEnv, workerConfigFromEnv } from '../lib/settings.js';
 import { powertoolsSink } from './metrics.js';
 import { createWorker } from './worker-app.js';
 

@@ -5,7 +5,7 @@
  * dead-letter queue). An invocation that throws is a crashed function: nothing is deleted.
  */
 import type { SQSEvent } from 'aws-lambda';
-import type { SqsConsumer } from '../lib/adapters/sqs-queue.js';
+import type { SqsConsumer } from '../lib/aws/sqs-queue.js';
 import type { WorkerHandler } from '../functions/worker-app.js';
 
 /** SQS's longest long poll, which Lambda's event source uses. */

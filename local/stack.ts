@@ -6,11 +6,12 @@
 import { chmodSync, existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { computeConfigFromEnv, createComputeApi } from '../lib/adapters/compute-http.js';
-import { DynamoJobStore, createDynamoClient, ensureTable } from '../lib/adapters/dynamodb-store.js';
-import { SqsConsumer, SqsRebuildQueue, createSqsClient } from '../lib/adapters/sqs-queue.js';
-import { type ApiConfig, apiConfigFromEnv, workerConfigFromEnv } from '../lib/config.js';
-import type { WorkerDeps, WorkerMetrics } from '../lib/worker.js';
+import { computeConfigFromEnv } from '../lib/openstack/config.js';
+import { createComputeApi } from '../lib/openstack/nova.js';
+import { DynamoJobStore, createDynamoClient, ensureTable } from '../lib/aws/dynamodb-store.js';
+import { SqsConsumer, SqsRebuildQueue, createSqsClient } from '../lib/aws/sqs-queue.js';
+import { type ApiConfig, apiConfigFromEnv, workerConfigFromEnv } from '../lib/settings.js';
+import type { WorkerDeps, WorkerMetrics } from '../lib/worker/step.js';
 import { createApi } from '../functions/api-app.js';
 import { type WorkerHandler, createWorker } from '../functions/worker-app.js';
 import { startGateway } from './gateway.js';

@@ -4,10 +4,11 @@
  * process so it can kill it at any moment, as Lambda's runtime may die.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { computeConfigFromEnv, createComputeApi } from '../lib/adapters/compute-http.js';
-import { DynamoJobStore, createDynamoClient } from '../lib/adapters/dynamodb-store.js';
-import { SqsConsumer, SqsRebuildQueue, createSqsClient } from '../lib/adapters/sqs-queue.js';
-import { awsEndpointsFromEnv, workerConfigFromEnv } from '../lib/config.js';
+import { computeConfigFromEnv } from '../lib/openstack/config.js';
+import { createComputeApi } from '../lib/openstack/nova.js';
+import { DynamoJobStore, createDynamoClient } from '../lib/aws/dynamodb-store.js';
+import { SqsConsumer, SqsRebuildQueue, createSqsClient } from '../lib/aws/sqs-queue.js';
+import { awsEndpointsFromEnv, workerConfigFromEnv } from '../lib/settings.js';
 import { createWorker } from '../functions/worker-app.js';
 import { startPoller } from './poller.js';
 import { LOCAL_POLLER } from './stack.js';

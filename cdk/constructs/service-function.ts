@@ -8,14 +8,14 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { OWNER_INDEX } from '../../lib/adapters/dynamodb-store.js';
+import { OWNER_INDEX } from '../../lib/aws/dynamodb-store.js';
 import { ESM_REQUIRE_BANNER, EXTERNAL_MODULES, MAIN_FIELDS, NODE_MAJOR, PROJECT_ROOT, TARGET } from '../bundling.js';
 
 /** The namespace of the functions' embedded metrics (Powertools Metrics). */
 export const METRICS_NAMESPACE = 'OpenStackBulkRebuild';
 
 /**
- * The DynamoDB actions the job store uses (lib/adapters/dynamodb-store.ts): GetItem and Query
+ * The DynamoDB actions the job store uses (lib/aws/dynamodb-store.ts): GetItem and Query
  * (the byOwner index too) to read; PutItem, UpdateItem and BatchWriteItem to write;
  * TransactWriteItems is authorised by the actions of its parts (Put, Update, ConditionCheck).
  * No Scan, no DeleteItem (TTL deletes), no table management. test/cdk checks this list against

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { type Attribute, AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TTL_ATTRIBUTE, tableDefinition } from '../../lib/adapters/dynamodb-store.js';
+import { TTL_ATTRIBUTE, tableDefinition } from '../../lib/aws/dynamodb-store.js';
 
 export interface JobsTableProps {
   /**

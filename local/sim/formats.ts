@@ -3,47 +3,21 @@
  * as packaged for Zed), reproduced down to their leniencies: the UUID check ignores case, hyphens,
  * braces and a `urn:uuid:` prefix; the base64 check is `base64.decodebytes`, which skips characters
  * outside the alphabet (07a: the seed's contents with spaces are accepted); the ipv4/ipv6 checks
- * are Python's `ipaddress` module.
+ * are Python's `ipaddress` module. The uuid and base64 rules are the service's own
+ * (lib/request/nova-formats.ts), so the two cannot disagree.
  */
+import { canonicalUuid, pythonBase64DecodedLength } from '../../lib/request/nova-formats.js';
 
 /** oslo_utils.uuidutils.is_uuid_like. */
 export function isUuidLike(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  const formatted = value
-    .replaceAll('urn:', '')
-    .replaceAll('uuid:', '')
-    .replace(/^[{}]+/, '')
-    .replace(/[{}]+$/, '')
-    .replaceAll('-', '')
-    .toLowerCase();
-  return /^[0-9a-f]{32}$/.test(formatted);
+  return typeof value === 'string' && canonicalUuid(value) !== undefined;
 }
 
-const BASE64_ALPHABET = /^[A-Za-z0-9+/]$/;
-
-/**
- * CPython's binascii.a2b_base64 in non-strict mode: non-alphabet bytes are skipped, enough `=`
- * after two or more data characters ends the input, and anything left over in a quad is an error
- * ("Incorrect padding", 03i).
- */
+/** Nova's base64 format check; a value that is not a string counts as valid (`type` reports it). */
 export function isPythonBase64(value: unknown): boolean {
-  if (typeof value !== 'string') return true; // a TypeError counts as valid; `type` reports it
-  let quadPos = 0;
-  let pads = 0;
-  for (const byte of Buffer.from(value, 'utf8')) {
-    if (byte === 0x3d) {
-      if (quadPos >= 2) {
-        pads += 1;
-        if (quadPos + pads >= 4) return true;
-      }
-      continue;
-    }
-    if (!BASE64_ALPHABET.test(String.fromCharCode(byte))) continue;
-    pads = 0;
-    quadPos = (quadPos + 1) % 4;
-  }
-  return quadPos === 0;
+  return typeof value !== 'string' || pythonBase64DecodedLength(value) !== undefined;
 }
+
 
 /** ipaddress.IPv4Address: four ASCII decimal octets, each ≤ 255 and without leading zeros. */
 export function isPythonIPv4(value: unknown): boolean {

@@ -2,7 +2,7 @@
  * What must hold after every scenario, one function per invariant. Each returns the violations
  * it found (empty when it holds) so a scenario reports all that broke, not only the first.
  */
-import { SERVER_STATES } from '../../lib/model.js';
+import { SERVER_STATES } from '../../lib/jobs/model.js';
 import type { JobView, ServerView } from './client.js';
 import type { Violation } from './harness.js';
 import { findLeaks } from './secrets.js';

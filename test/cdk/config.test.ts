@@ -55,7 +55,7 @@ describe('stack parameters', () => {
     expect(refused({ keystoneUrl: KEYSTONE, apiBurstLimit: '0' })).toThrow(/apiBurstLimit/);
   });
 
-  it('holds the job limits to the API function\'s own bounds (lib/config.ts)', () => {
+  it('holds the job limits to the API function\'s own bounds (lib/settings.ts)', () => {
     expect(refused({ keystoneUrl: KEYSTONE, defaultMaxAttempts: '101' })).toThrow(/defaultMaxAttempts \(DEFAULT_MAX_ATTEMPTS\) must be an integer from 1 to 100/);
     expect(refused({ keystoneUrl: KEYSTONE, defaultDeadlineSeconds: '30' })).toThrow(/defaultDeadlineSeconds \(DEFAULT_DEADLINE_SECONDS\)/);
     expect(refused({ keystoneUrl: KEYSTONE, maxServersPerJob: '20000' })).toThrow(/maxServersPerJob \(MAX_SERVERS_PER_JOB\)/);

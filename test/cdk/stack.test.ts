@@ -6,7 +6,7 @@ import { NODE_MAJOR, PROJECT_ROOT } from '../../cdk/bundling.js';
 import { DEFAULTS } from '../../cdk/config.js';
 import { VISIBILITY_PER_CONSUMER_TIMEOUT } from '../../cdk/constructs/queue.js';
 import { JOB_STORE_ACTIONS } from '../../cdk/constructs/service-function.js';
-import { TTL_ATTRIBUTE, tableDefinition } from '../../lib/adapters/dynamodb-store.js';
+import { TTL_ATTRIBUTE, tableDefinition } from '../../lib/aws/dynamodb-store.js';
 import { LOCAL_POLLER, LOCAL_QUEUE } from '../../local/stack.js';
 import { type Synthesized, resource, resourcesOf, synth } from './support.js';
 
@@ -311,7 +311,7 @@ describe('least privilege', () => {
   it('grants every DynamoDB call the job store makes, and only those', () => {
     // Each command the adapter sends (table set-up for the local stack aside) maps to IAM actions;
     // a transaction is authorised by the actions of its parts.
-    const source = readFileSync(join(PROJECT_ROOT, 'lib/adapters/dynamodb-store.ts'), 'utf8');
+    const source = readFileSync(join(PROJECT_ROOT, 'lib/aws/dynamodb-store.ts'), 'utf8');
     const localOnly = new Set(['CreateTable', 'DescribeTable', 'UpdateTimeToLive']);
     const needed = new Set<string>();
     for (const [, command] of source.matchAll(/new (\w+)Command\(/g)) {

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ApiEvent, createApi } from '../../functions/api-app.js';
-import { apiConfigFromEnv } from '../../lib/config.js';
+import { apiConfigFromEnv } from '../../lib/settings.js';
 import { QueueUnavailableError, StoreUnavailableError } from '../../lib/errors.js';
-import type { RebuildMessage } from '../../lib/rebuild-message.js';
+import type { RebuildMessage } from '../../lib/jobs/message.js';
 import { apiEvent } from '../support/api.js';
 import { MemoryJobStore, MemoryQueue, capturingLogger } from '../support/memory.js';
 

@@ -14,7 +14,7 @@
 import { afterAll, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { type ApiEvent, type ApiResult, createApi } from '../../functions/api-app.js';
-import { apiConfigFromEnv } from '../../lib/config.js';
+import { apiConfigFromEnv } from '../../lib/settings.js';
 import { MemoryJobStore, MemoryQueue, capturingLogger } from '../support/memory.js';
 
 function positiveInt(raw: string | undefined, fallback: number, name: string): number {

@@ -3,7 +3,7 @@
  * times, and the worker still rebuilds each server exactly once, with exact counters.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVER_STATES } from '../../lib/model.js';
+import { SERVER_STATES } from '../../lib/jobs/model.js';
 import type { ComputeSimulator } from '../../local/sim/index.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 

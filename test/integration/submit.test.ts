@@ -6,7 +6,7 @@ import { type AttributeValue, DynamoDBClient, ScanCommand, type ScanCommandOutpu
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseRebuildMessage } from '../../lib/rebuild-message.js';
+import { parseRebuildMessage } from '../../lib/jobs/message.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 
 const IMAGE = '70a599e0-31e7-49b7-b260-868f441e862b';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import type { ComputeSimulator } from '../../local/sim/index.js';
-import { SERVER_STATES } from '../../lib/model.js';
+import { SERVER_STATES } from '../../lib/jobs/model.js';
 
 const IMAGE = '70a599e0-31e7-49b7-b260-868f441e862b';
 const FAST = {

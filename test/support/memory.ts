@@ -4,9 +4,9 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionFailedError, StoreUnavailableError } from '../../lib/errors.js';
-import { IN_FLIGHT_STATES, type JobRecord, type JobStop, type ServerRecord, type ServerState, type Submission } from '../../lib/model.js';
-import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type Page, type RebuildQueue, SlotsFullError } from '../../lib/ports.js';
-import type { RebuildMessage } from '../../lib/rebuild-message.js';
+import { IN_FLIGHT_STATES, type JobRecord, type JobStop, type ServerRecord, type ServerState, type Submission } from '../../lib/jobs/model.js';
+import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type Page, type RebuildQueue, SlotsFullError } from '../../lib/jobs/ports.js';
+import type { RebuildMessage } from '../../lib/jobs/message.js';
 
 export class MemoryJobStore implements JobStore {
   jobs = new Map<string, JobRecord>();

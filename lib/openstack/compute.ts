@@ -1,0 +1,106 @@
+/**
+ * The port between the worker and an OpenStack Compute API. Adapters (the undici client in
+ * `lib/openstack/nova.ts`) implement it; the worker and its tests only see these types.
+ */
+
+/** Which project, at which microversion, a call is made for. */
+export interface ComputeTarget {
+  tenantId: string;
+  /** "2.N", sent as `X-OpenStack-Nova-API-Version` and `OpenStack-API-Version: compute 2.N`. */
+  microversion: string;
+}
+
+/** What every answer from the Compute API carries, success or fault. */
+export interface ComputeAnswer {
+  status: number;
+  /** `X-Compute-Request-Id` (or `X-Openstack-Request-Id`) of the response, when present. */
+  computeRequestId?: string;
+}
+
+/** A 2xx answer with its parsed JSON body. */
+export interface ComputeOk<T> extends ComputeAnswer {
+  ok: true;
+  body: T;
+}
+
+/**
+ * A non-2xx answer. The fault is read by status code first and the body's single top-level key
+ * second, whatever its name (`conflictingRequest`, `buildInProgress`, `serverCapacityUnavailable`,
+ * Keystone's `error`, ...). A body that is not JSON (an HTML 503 from a proxy) gives no faultName
+ * and a message taken from the status line.
+ */
+export interface ComputeFault extends ComputeAnswer {
+  ok: false;
+  faultName?: string;
+  message: string;
+  /** From `Retry-After` (seconds or HTTP date) or the body's `retryAfter`, in milliseconds. */
+  retryAfterMs?: number;
+}
+
+export type ComputeResult<T> = ComputeOk<T> | ComputeFault;
+
+/** The fields of Nova's server view the worker reads. */
+export interface ServerView {
+  id: string;
+  status: string;
+  'OS-EXT-STS:task_state'?: string | null;
+  'OS-EXT-STS:vm_state'?: string;
+  image?: { id?: string } | string;
+  updated?: string;
+  locked?: boolean;
+  fault?: { code?: number; message?: string; details?: string };
+}
+
+/** One entry of `GET /servers/{id}/os-instance-actions`. */
+export interface InstanceAction {
+  action: string;
+  request_id: string;
+  start_time: string;
+  message?: string | null;
+}
+
+/**
+ * The request never got an HTTP answer (connect refused, reset, timeout). `maybeSent` is true
+ * when the request may have reached Nova (the connection was up when it failed), so the worker
+ * must ask Nova what happened before sending again.
+ */
+export class ComputeTransportError extends Error {
+  override readonly name = 'ComputeTransportError';
+  constructor(
+    message: string,
+    readonly maybeSent: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Credentials were refused (Keystone said 401 even after a fresh authentication). */
+export class ComputeAuthError extends Error {
+  override readonly name = 'ComputeAuthError';
+  constructor(
+    message: string,
+    readonly status: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The calls the worker makes. Every method re-authenticates once on a 401 before answering. */
+export interface ComputeApi {
+  /** POST /servers/{id}/action {"rebuild": body}, with `X-Openstack-Request-Id: requestId`. */
+  rebuild(
+    target: ComputeTarget,
+    serverId: string,
+    body: Record<string, unknown>,
+    requestId: string,
+  ): Promise<ComputeResult<{ server?: ServerView }>>;
+  /** GET /servers/{id}. */
+  getServer(target: ComputeTarget, serverId: string): Promise<ComputeResult<{ server: ServerView }>>;
+  /** GET /servers/{id}/os-instance-actions, newest first. */
+  listInstanceActions(
+    target: ComputeTarget,
+    serverId: string,
+  ): Promise<ComputeResult<{ instanceActions: InstanceAction[] }>>;
+}

@@ -1,0 +1,161 @@
+/**
+ * The Compute API adapter: implements the `ComputeApi` port with the Nova calls the worker makes,
+ * over the shared transport and authenticated by a fixed token or Keystone. Every answer becomes a
+ * `ComputeResult`; refused credentials a `ComputeAuthError`; no answer a `ComputeTransportError`.
+ *
+ * Retries: this client makes none except one re-authentication after a 401, because the worker
+ * owns the retry policy (it knows the job's budget and whether a rebuild may already be running).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ComputeTransportError,
+  ComputeAuthError,
+  type ComputeApi,
+  type ComputeResult,
+  type ComputeTarget,
+  type InstanceAction,
+  type ServerView,
+} from './compute.js';
+import type { ComputeConfig } from './config.js';
+import { isRecord, parseFault, parseJson, snippet } from './faults.js';
+import { type Authenticator, FixedTokenAuthenticator, KeystoneAuthenticator, KeystoneFault, type Session } from './keystone.js';
+import { type ComputeHttpOptions, HttpClient, type ResolvedOptions, firstHeader, resolveOptions, sharedAgent } from './transport.js';
+
+/** Builds the `ComputeApi` for a parsed config; build it once per process (module scope). */
+export function createComputeApi(config: ComputeConfig, options: ComputeHttpOptions = {}): ComputeApi {
+  const resolved = resolveOptions(options);
+  const http = new HttpClient(sharedAgent(resolved), resolved);
+  const auth: Authenticator =
+    config.kind === 'fixed'
+      ? new FixedTokenAuthenticator(config.computeUrl, config.token.reveal())
+      : new KeystoneAuthenticator(config, http, resolved);
+  return new HttpComputeApi(auth, http, resolved);
+}
+
+const MICROVERSION = /^\d+\.\d+$/;
+const REQUEST_ID = /^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+class HttpComputeApi implements ComputeApi {
+  constructor(
+    private readonly auth: Authenticator,
+    private readonly http: HttpClient,
+    private readonly options: ResolvedOptions,
+  ) {}
+
+  async rebuild(
+    target: ComputeTarget,
+    serverId: string,
+    body: Record<string, unknown>,
+    requestId: string,
+  ): Promise<ComputeResult<{ server?: ServerView }>> {
+    if (!REQUEST_ID.test(requestId)) {
+      // Nova ignores a request id that is not `req-<uuid>`, which would silently break tracing.
+      throw new TypeError(`requestId must be "req-<uuid>", got ${JSON.stringify(requestId.slice(0, 60))}`);
+    }
+    return this.call(target, 'POST', `/servers/${encodeURIComponent(serverId)}/action`, {
+      body: JSON.stringify({ rebuild: body }),
+      // The same id on the retry after a 401: Nova never handled the refused request.
+      requestId: () => requestId,
+      // A 202 is what matters; its body is informative only, so an unreadable one is no failure.
+      parse: (json) => ({ ok: true, value: isRecord(json) && isServerView(json.server) ? { server: json.server } : {} }),
+    });
+  }
+
+  getServer(target: ComputeTarget, serverId: string): Promise<ComputeResult<{ server: ServerView }>> {
+    return this.call(target, 'GET', `/servers/${encodeURIComponent(serverId)}`, {
+      requestId: freshRequestId,
+      parse: (json) =>
+        isRecord(json) && isServerView(json.server)
+          ? { ok: true, value: { server: json.server } }
+          : { ok: false, expected: 'a {"server": {...}} view' },
+    });
+  }
+
+  listInstanceActions(target: ComputeTarget, serverId: string): Promise<ComputeResult<{ instanceActions: InstanceAction[] }>> {
+    return this.call(target, 'GET', `/servers/${encodeURIComponent(serverId)}/os-instance-actions`, {
+      requestId: freshRequestId,
+      parse: (json) =>
+        isRecord(json) && Array.isArray(json.instanceActions) && json.instanceActions.every(isInstanceAction)
+          ? { ok: true, value: { instanceActions: json.instanceActions } }
+          : { ok: false, expected: 'an {"instanceActions": [...]} list' },
+    });
+  }
+
+  private async call<T>(
+    target: ComputeTarget,
+    method: 'GET' | 'POST',
+    path: string,
+    spec: {
+      body?: string;
+      requestId: () => string;
+      parse: (json: unknown) => { ok: true; value: T } | { ok: false; expected: string };
+    },
+  ): Promise<ComputeResult<T>> {
+    if (!MICROVERSION.test(target.microversion)) {
+      throw new TypeError(`microversion must be "2.N", got ${JSON.stringify(target.microversion.slice(0, 20))}`);
+    }
+    const what = `Compute API ${method} ${path}`;
+    for (let attempt = 1; ; attempt++) {
+      let session: Session;
+      try {
+        session = await this.auth.session(target.tenantId);
+      } catch (error) {
+        if (error instanceof KeystoneFault) return error.fault;
+        throw error;
+      }
+      const answer = await this.http.send({
+        method,
+        url: new URL(`${session.computeBaseUrl}${path}`),
+        headers: {
+          'X-Auth-Token': session.token,
+          'X-OpenStack-Nova-API-Version': target.microversion,
+          'OpenStack-API-Version': `compute ${target.microversion}`,
+          'X-Openstack-Request-Id': spec.requestId(),
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+          'User-Agent': this.options.userAgent,
+        },
+        ...(spec.body !== undefined ? { body: spec.body } : {}),
+        what,
+      });
+      const computeRequestId = firstHeader(answer.headers, 'x-compute-request-id') ?? firstHeader(answer.headers, 'x-openstack-request-id');
+
+      if (answer.status === 401) {
+        const idNote = computeRequestId !== undefined ? ` (${computeRequestId})` : '';
+        if (!this.auth.canReauthenticate) {
+          throw new ComputeAuthError(`${what}: the Compute API refused COMPUTE_TOKEN (401)${idNote}`, 401);
+        }
+        if (attempt >= 2) {
+          throw new ComputeAuthError(`${what}: the Compute API refused a freshly issued Keystone token (401)${idNote}`, 401);
+        }
+        this.auth.invalidate(target.tenantId, session.token);
+        continue;
+      }
+
+      if (answer.status >= 200 && answer.status <= 299) {
+        const json = parseJson(answer.text);
+        const parsed = spec.parse(json);
+        if (parsed.ok) return { ok: true, status: answer.status, computeRequestId, body: parsed.value };
+        // A 2xx we cannot read (a proxy's page, a truncated body) is no answer at all; the caller
+        // retries it like a lost response rather than acting on a guess.
+        throw new ComputeTransportError(
+          `${what} answered ${answer.status}${computeRequestId ? ` (${computeRequestId})` : ''} but not with ${parsed.expected}: ${snippet(answer.text)}`,
+          true,
+        );
+      }
+      return parseFault(answer, this.options);
+    }
+  }
+}
+
+function freshRequestId(): string {
+  return `req-${randomUUID()}`;
+}
+
+function isServerView(value: unknown): value is ServerView {
+  return isRecord(value) && typeof value.id === 'string' && typeof value.status === 'string';
+}
+
+function isInstanceAction(value: unknown): value is InstanceAction {
+  return isRecord(value) && typeof value.action === 'string' && typeof value.request_id === 'string' && typeof value.start_time === 'string';
+}

@@ -1,0 +1,123 @@
+/**
+ * Settings read once per process from the environment. A value that is set but wrong fails at
+ * start-up with a message naming the variable; nothing falls back silently.
+ */
+import type { SubmitLimits } from './request/job-request.js';
+import { MAX_MICROVERSION, type Microversion, parseMicroversion } from './request/microversion.js';
+import { NOVA_DEFAULT_QUOTAS } from './request/rebuild-schema.js';
+import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from './worker/step.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const v = env[name];
+  if (v === undefined || v === '') throw new ConfigError(`${name} must be set`);
+  return v;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}; it is "${raw}"`);
+  }
+  return n;
+}
+
+function maxMicroversion(env: Env): Microversion {
+  const raw = env.NOVA_MAX_MICROVERSION;
+  if (raw === undefined || raw === '') return MAX_MICROVERSION;
+  try {
+    return parseMicroversion(raw);
+  } catch {
+    throw new ConfigError(`NOVA_MAX_MICROVERSION must be 2.1 to 2.${MAX_MICROVERSION.minor}; it is "${raw}"`);
+  }
+}
+
+/** What the API function needs. */
+export interface ApiConfig {
+  tableName: string;
+  queueUrl: string;
+  limits: SubmitLimits;
+  /** Largest request body accepted, in bytes (413 above). */
+  maxBodyBytes: number;
+  /** Days a job and its server records are kept after creation (DynamoDB TTL). */
+  retentionDays: number;
+}
+
+/** Reads the API function's settings; defaults are in README's configuration table. */
+export function apiConfigFromEnv(env: Env): ApiConfig {
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    queueUrl: required(env, 'QUEUE_URL'),
+    // API Gateway and Lambda take at most 6 MB of request payload; 5 MiB leaves room for the
+    // event's envelope and base64 of binary bodies.
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 6 * 1024 * 1024),
+    retentionDays: integer(env, 'JOB_RETENTION_DAYS', 30, 1, 365),
+    limits: {
+      maxMicroversion: maxMicroversion(env),
+      // 2,000 servers are 200 SendMessageBatch and 80 BatchWriteItem calls: a few seconds,
+      // well inside API Gateway's 30 s integration timeout (see docs/benchmarks.md).
+      maxServersPerJob: integer(env, 'MAX_SERVERS_PER_JOB', 2000, 1, 10000),
+      quotas: {
+        metadataItems: integer(env, 'QUOTA_METADATA_ITEMS', NOVA_DEFAULT_QUOTAS.metadataItems, 0, 100000),
+        personalityFiles: integer(env, 'QUOTA_INJECTED_FILES', NOVA_DEFAULT_QUOTAS.personalityFiles, 0, 1000),
+        personalityContentBytes: integer(env, 'QUOTA_INJECTED_FILE_CONTENT_BYTES', NOVA_DEFAULT_QUOTAS.personalityContentBytes, 0, 1048576),
+        personalityPathBytes: integer(env, 'QUOTA_INJECTED_FILE_PATH_BYTES', NOVA_DEFAULT_QUOTAS.personalityPathBytes, 1, 4096),
+      },
+      defaults: {
+        maxAttempts: integer(env, 'DEFAULT_MAX_ATTEMPTS', 30, 1, 100),
+        deadlineSeconds: integer(env, 'DEFAULT_DEADLINE_SECONDS', 7200, 60, 86400),
+        maxFailurePercentage: integer(env, 'DEFAULT_MAX_FAILURE_PERCENTAGE', 100, 0, 100),
+        // Nova takes a few dozen concurrent rebuilds per cell comfortably; past the cloud's own
+        // limit it answers 503, and every such answer is a wasted call. Set it to your cloud's.
+        maxInFlight: integer(env, 'DEFAULT_MAX_IN_FLIGHT', 50, 1, 1000),
+      },
+    },
+  };
+}
+
+/**
+ * Endpoint overrides for the AWS clients: set by the local stack (`DYNAMODB_ENDPOINT`,
+ * `SQS_ENDPOINT`) to reach the stand-ins; unset in the cloud, where the SDK finds AWS itself.
+ */
+export function awsEndpointsFromEnv(env: Env): { dynamodb?: string; sqs?: string } {
+  return {
+    ...(env.DYNAMODB_ENDPOINT ? { dynamodb: env.DYNAMODB_ENDPOINT } : {}),
+    ...(env.SQS_ENDPOINT ? { sqs: env.SQS_ENDPOINT } : {}),
+  };
+}
+
+/** What the worker function needs. */
+export interface WorkerConfig {
+  tableName: string;
+  queueUrl: string;
+  settings: WorkerSettings;
+}
+
+/** Reads the worker's settings; defaults (DEFAULT_WORKER_SETTINGS) are explained where they are defined. */
+export function workerConfigFromEnv(env: Env): WorkerConfig {
+  const d = DEFAULT_WORKER_SETTINGS;
+  const baseSeconds = integer(env, 'BACKOFF_BASE_SECONDS', d.retry.baseSeconds, 1, 900);
+  const capSeconds = integer(env, 'BACKOFF_CAP_SECONDS', d.retry.capSeconds, 1, 3600);
+  if (capSeconds < baseSeconds) {
+    throw new ConfigError(`BACKOFF_CAP_SECONDS (${capSeconds}) must not be below BACKOFF_BASE_SECONDS (${baseSeconds})`);
+  }
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    queueUrl: required(env, 'QUEUE_URL'),
+    settings: {
+      retry: { baseSeconds, capSeconds },
+      followFirstSeconds: integer(env, 'FOLLOW_FIRST_SECONDS', d.followFirstSeconds, 1, 900),
+      followIntervalSeconds: integer(env, 'FOLLOW_INTERVAL_SECONDS', d.followIntervalSeconds, 1, 900),
+      claimLeaseSeconds: integer(env, 'CLAIM_LEASE_SECONDS', d.claimLeaseSeconds, 1, 900),
+      verifySkewSeconds: integer(env, 'VERIFY_SKEW_SECONDS', d.verifySkewSeconds, 0, 300),
+      minFailureSample: integer(env, 'MIN_FAILURE_SAMPLE', d.minFailureSample, 1, 10000),
+    },
+  };
+}
