@@ -31,6 +31,10 @@ if (new URL(endpoint.replaceAll('{tenant_id}', 'x').replaceAll('%(tenant_id)s', 
     `${settings.openstack.kind === 'keystone' ? 'keystoneUrl' : 'computeUrl'} is cdk.json's example (${endpoint}): deploy with -c keystoneUrl=https://YOUR-KEYSTONE/v3 (see docs/deploy.md)`,
   );
 }
+if (settings.grants === '{}') {
+  // Closed by default: a deployment without grants answers every call 403 until an operator grants projects.
+  Validations.of(stack).addWarning('NoGrants', 'No principal is granted any project: every API call will be refused (403). Deploy with -c grants=\'{"arn:aws:iam::ACCOUNT:role/ROLE": ["PROJECT_ID"]}\' (see docs/deploy.md)');
+}
 // AWS Solutions checks at every synth: a finding nobody acknowledged (with a reason) stops it.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 app.synth();

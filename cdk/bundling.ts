@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The Lambda entries, relative to the project root. */
-export const ENTRIES = { api: 'functions/api.ts', worker: 'functions/worker.ts' } as const;
+export const ENTRIES = { api: 'functions/api.ts', worker: 'functions/worker.ts', sweeper: 'functions/sweeper.ts' } as const;
 
 /**
  * The most a function's minified bundle may weigh. Cold starts grow with the code Node has to

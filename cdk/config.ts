@@ -9,6 +9,7 @@
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ComputeConfig, computeConfigFromEnv } from '../lib/openstack/config.js';
+import { Grants } from '../lib/jobs/grants.js';
 import { apiConfigFromEnv } from '../lib/settings.js';
 import { MAX_MICROVERSION, formatMicroversion } from '../lib/request/microversion.js';
 
@@ -65,6 +66,11 @@ export interface StackSettings {
   apiThrottle: { rateLimit: number; burstLimit: number };
   /** How long function and access logs are kept. */
   logRetention: RetentionDays;
+  /**
+   * `PROJECT_GRANTS`: which IAM principal may act on which OpenStack project, as JSON (principal
+   * ARN → list of project ids, or "*"). Empty: nobody may yet — closed by default.
+   */
+  grants: string;
 }
 
 /** The API function's own limits when nothing is set (lib/settings.ts is their one source). */
@@ -117,6 +123,7 @@ export const CONTEXT_KEYS = [
   'apiRateLimit',
   'apiBurstLimit',
   'logRetentionDays',
+  'grants',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -233,9 +240,10 @@ export function settingsFromContext(ctx: Context): StackSettings {
       burstLimit: integer(ctx, 'apiBurstLimit', DEFAULTS.apiBurstLimit, { min: 1, max: 5000 }),
     },
     logRetention: retention(integer(ctx, 'logRetentionDays', DEFAULTS.logRetentionDays)),
+    grants: grantsOf(ctx),
   };
   try {
-    apiConfigFromEnv({ ...jobLimitEnvironment(settings), TABLE_NAME: '-', QUEUE_URL: '-' });
+    apiConfigFromEnv({ ...apiEnvironment(settings), TABLE_NAME: '-', QUEUE_URL: '-' });
   } catch (err) {
     throw new StackConfigError(contextNameOf((err as Error).message));
   }
@@ -290,7 +298,29 @@ export function openStackEnvironment(target: OpenStackTarget): Record<string, st
   };
 }
 
-/** The API function's job limits, always set so the function's configuration shows what is in force. */
+/**
+ * The grants, from `-c grants='{"arn:aws:iam::123456789012:role/Ops": ["<project id>"]}'` (a JSON
+ * string, or an object in cdk.json), checked by the API function's own parser and written back
+ * as canonical JSON.
+ */
+function grantsOf(ctx: Context): string {
+  const raw = ctx.grants;
+  if (raw === undefined || raw === null || raw === '') return '{}';
+  const text = typeof raw === 'string' ? raw : JSON.stringify(raw);
+  try {
+    Grants.parse(text, 'grants');
+  } catch (err) {
+    throw new StackConfigError((err as Error).message);
+  }
+  return JSON.stringify(JSON.parse(text));
+}
+
+/** The API function's environment: job limits and grants, always set so its configuration shows what is in force. */
+export function apiEnvironment(settings: Pick<StackSettings, 'jobLimits' | 'novaMaxMicroversion' | 'grants'>): Record<string, string> {
+  return { ...jobLimitEnvironment(settings), PROJECT_GRANTS: settings.grants };
+}
+
+/** The API function's job limits. */
 export function jobLimitEnvironment(settings: Pick<StackSettings, 'jobLimits' | 'novaMaxMicroversion'>): Record<string, string> {
   const l = settings.jobLimits;
   return {

@@ -1,14 +1,14 @@
 import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { NODE_MAJOR } from './bundling.js';
-import { type StackSettings, jobLimitEnvironment, openStackEnvironment } from './config.js';
+import { type StackSettings, apiEnvironment, openStackEnvironment } from './config.js';
 import { RebuildAlarms } from './constructs/alarms.js';
 import { RebuildApi } from './constructs/api.js';
 import { RebuildDashboard } from './constructs/dashboard.js';
-import { API_SERVICE_NAME, ApiFunction, WORKER_SERVICE_NAME, WORKER_TIMEOUT, WorkerFunction } from './constructs/functions.js';
+import { API_SERVICE_NAME, ApiFunction, SweeperFunction, WORKER_SERVICE_NAME, WORKER_TIMEOUT, WorkerFunction } from './constructs/functions.js';
 import { RebuildQueue } from './constructs/queue.js';
 import { OpenStackSecret } from './constructs/secret.js';
-import { METRICS_NAMESPACE } from './constructs/service-function.js';
+import { METRICS_NAMESPACE, type ServiceFunction } from './constructs/service-function.js';
 import { JobsTable } from './constructs/table.js';
 
 export interface BulkRebuildStackProps extends StackProps {
@@ -37,7 +37,7 @@ export class BulkRebuildStack extends Stack {
     const apiFunction = new ApiFunction(this, 'ApiFunction', {
       table: table.table,
       queue: queue.queue,
-      jobLimits: jobLimitEnvironment(s),
+      jobLimits: apiEnvironment(s),
       logRetention: s.logRetention,
     });
     const worker = new WorkerFunction(this, 'Worker', {
@@ -46,6 +46,14 @@ export class BulkRebuildStack extends Stack {
       secret: secret.secret,
       openStack: openStackEnvironment(s.openstack),
       maxConcurrency: s.maxConcurrency,
+      maxReceiveCount: queue.maxReceiveCount,
+      logRetention: s.logRetention,
+    });
+    const sweeper = new SweeperFunction(this, 'Sweeper', {
+      table: table.table,
+      queue: queue.queue,
+      secret: secret.secret,
+      openStack: openStackEnvironment(s.openstack),
       logRetention: s.logRetention,
     });
     this.api = new RebuildApi(this, 'Api', {
@@ -74,7 +82,7 @@ export class BulkRebuildStack extends Stack {
       alarms: alarms.alarms,
     });
 
-    this.acknowledgeFindings(apiFunction, worker);
+    this.acknowledgeFindings(apiFunction, worker, sweeper);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; requests are signed with SigV4 (service execute-api)' });
     new CfnOutput(this, 'OpenStackSecretArn', {
@@ -93,8 +101,8 @@ export class BulkRebuildStack extends Stack {
   }
 
   /** cdk-nag findings that are by design, each with its reason, on the construct it is about. */
-  private acknowledgeFindings(apiFunction: ApiFunction, worker: WorkerFunction): void {
-    for (const f of [apiFunction, worker]) {
+  private acknowledgeFindings(...functions: ServiceFunction[]): void {
+    for (const f of functions) {
       Validations.of(f.fn).acknowledge({
         id: 'AwsSolutions-L1',
         reason: `Pinned to nodejs${NODE_MAJOR}.x on purpose: the bundles are built for node${NODE_MAJOR} (esbuild target) and the tests run on the same major; a runtime change is a deliberate, tested upgrade, not something a synth picks up.`,

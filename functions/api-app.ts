@@ -19,13 +19,15 @@ import {
   UnsupportedMediaTypeError,
 } from '../lib/errors.js';
 import { cancelJob, parseJobAction } from '../lib/jobs/cancel.js';
+import { type Caller, PROJECT_ID } from '../lib/jobs/grants.js';
+import { ServerLife } from '../lib/jobs/lifecycle.js';
 import { parseBulkRequest, parseSingleRequest } from '../lib/request/job-request.js';
-import { jobLocation, jobView, listCallerJobs, listJobServers, loadJob } from '../lib/jobs/views.js';
+import { jobLocation, jobView, listJobServers, listProjectJobs, loadJob } from '../lib/jobs/views.js';
 import { microversionFromHeaders } from '../lib/request/microversion.js';
 import type { JobStore, MetricsSink, RebuildQueue } from '../lib/jobs/ports.js';
 import { refuseProtoKeys } from '../lib/request/job-request.js';
 import { parseRebuildXml } from '../lib/request/rebuild-xml.js';
-import { type Caller, MAX_IDEMPOTENCY_KEY_LENGTH, submitJob } from '../lib/jobs/submit.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, submitJob } from '../lib/jobs/submit.js';
 
 export type ApiEvent = APIGatewayProxyEventV2WithIAMAuthorizer;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
@@ -41,7 +43,6 @@ export interface ApiDeps {
 
 /** Nova's own words for a 500: nothing internal reaches the caller. */
 const INTERNAL_MESSAGE = 'The server has either erred or is incapable of performing the requested operation.';
-const TENANT_ID = /^[a-zA-Z0-9-]{1,255}$/;
 
 type Handler = (ctx: RequestContext) => Promise<ApiResult>;
 
@@ -102,11 +103,11 @@ function mediaType(event: ApiEvent, allowXml: boolean): MediaType {
 }
 
 /** The request body as text, within the size limit. */
-function bodyText(event: ApiEvent, maxBytes: number): string {
+function bodyText(event: ApiEvent, maxBytes: number, what = 'request body'): string {
   const raw = event.body ?? '';
   const buf = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (buf.byteLength > maxBytes) {
-    throw new OverLimitError(`The request body is ${buf.byteLength} bytes; at most ${maxBytes} are accepted.`);
+    throw new OverLimitError(`The ${what} is ${buf.byteLength} bytes; at most ${maxBytes} are accepted.`);
   }
   // A body that is not UTF-8 is malformed, not something to guess at.
   try {
@@ -116,8 +117,8 @@ function bodyText(event: ApiEvent, maxBytes: number): string {
   }
 }
 
-function parseBody(event: ApiEvent, maxBytes: number, type: MediaType): unknown {
-  const text = bodyText(event, maxBytes);
+function parseBody(event: ApiEvent, config: ApiConfig, type: MediaType): unknown {
+  const text = type === 'xml' ? bodyText(event, config.maxXmlBodyBytes, 'XML body') : bodyText(event, config.maxBodyBytes);
   if (text.trim() === '') throw new BadRequestError('Malformed request body');
   if (type === 'xml') return refuseProtoKeys(parseRebuildXml(text));
   let parsed: unknown;
@@ -138,13 +139,14 @@ function idempotencyKey(event: ApiEvent): string | undefined {
   return key;
 }
 
-function callerOf(event: ApiEvent, tenantId: string): Caller {
+/** The caller, checked on every call: an authenticated principal that was granted the project in the path. */
+function callerOf(event: ApiEvent, tenantId: string, config: ApiConfig): Caller {
   const principal = event.requestContext?.authorizer?.iam?.userArn;
   if (!principal) throw new ForbiddenError('The request carries no authenticated principal.');
-  if (!TENANT_ID.test(tenantId)) {
-    throw new BadRequestError(`Invalid input for field/attribute tenant_id. Value: ${tenantId.slice(0, 64)}. Does not match '^[a-zA-Z0-9-]{1,255}$'`);
+  if (!PROJECT_ID.test(tenantId)) {
+    throw new BadRequestError(`Invalid input for field/attribute tenant_id. Value: ${tenantId.slice(0, 64)}. Does not match '${PROJECT_ID.source}'`);
   }
-  return { tenantId, principal };
+  return config.grants.caller(principal, tenantId);
 }
 
 function baseUrlOf(event: ApiEvent): string {
@@ -156,13 +158,14 @@ function baseUrlOf(event: ApiEvent): string {
 export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult> {
   const now = deps.now ?? (() => new Date());
   const { config } = deps;
+  const life = new ServerLife({ store: deps.store, now, minFailureSample: config.minFailureSample, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
 
   const accepted = async (ctx: RequestContext, kind: 'bulk' | 'single', request: ReturnType<typeof parseBulkRequest>) => {
     const key = idempotencyKey(ctx.event);
     let submitted;
     try {
       submitted = await submitJob(
-        { store: deps.store, queue: deps.queue, now, retentionDays: config.retentionDays },
+        { store: deps.store, queue: deps.queue, life, now, retentionDays: config.retentionDays },
         { caller: ctx.caller, kind, request, ...(key !== undefined ? { idempotencyKey: key } : {}) },
       );
     } catch (err) {
@@ -184,18 +187,18 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
   const routes: Route[] = [
     route('/v2/{tenant_id}/rebuild-jobs', {
       POST: async (ctx) => {
-        const body = parseBody(ctx.event, config.maxBodyBytes, mediaType(ctx.event, false));
+        const body = parseBody(ctx.event, config, mediaType(ctx.event, false));
         return accepted(ctx, 'bulk', parseBulkRequest(body, microversionFromHeaders(ctx.event.headers ?? {}, config.limits.maxMicroversion), config.limits));
       },
-      GET: async (ctx) => json(200, await listCallerJobs(deps.store, ctx.caller, ctx.event.queryStringParameters ?? {}, ctx.baseUrl, ctx.now)),
+      GET: async (ctx) => json(200, await listProjectJobs(deps.store, ctx.caller, ctx.event.queryStringParameters ?? {}, ctx.baseUrl, ctx.now)),
     }),
     route('/v2/{tenant_id}/rebuild-jobs/{job_id}', {
       GET: async (ctx) => json(200, jobView(await loadJob(deps.store, ctx.caller, ctx.params.job_id as string), ctx.baseUrl, ctx.now)),
     }),
     route('/v2/{tenant_id}/rebuild-jobs/{job_id}/action', {
       POST: async (ctx) => {
-        parseJobAction(parseBody(ctx.event, config.maxBodyBytes, mediaType(ctx.event, false)));
-        const job = await cancelJob(deps.store, ctx.caller, ctx.params.job_id as string, now);
+        parseJobAction(parseBody(ctx.event, config, mediaType(ctx.event, false)));
+        const job = await cancelJob(deps.store, life, ctx.caller, ctx.params.job_id as string, now);
         deps.logger.info('job cancelled', { jobId: job.jobId });
         return json(202, jobView(job, ctx.baseUrl, now()), { Location: jobLocation(ctx.baseUrl, job) });
       },
@@ -208,7 +211,7 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
       '/v2/{tenant_id}/servers/{server_id}/action',
       {
         POST: async (ctx) => {
-          const body = parseBody(ctx.event, config.maxBodyBytes, mediaType(ctx.event, true));
+          const body = parseBody(ctx.event, config, mediaType(ctx.event, true));
           const mv = microversionFromHeaders(ctx.event.headers ?? {}, config.limits.maxMicroversion);
           return accepted(ctx, 'single', parseSingleRequest(body, ctx.params.server_id as string, mv, config.limits));
         },
@@ -224,7 +227,7 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
     const requestId = `req-${randomUUID()}`;
     let result: ApiResult;
     try {
-      result = await dispatch(routes, event, method, path, started);
+      result = await dispatch(routes, event, method, path, started, config);
     } catch (err) {
       if (err instanceof ApiError) {
         result = json(err.statusCode, err.toFault(), err.headers);
@@ -246,7 +249,7 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
   };
 }
 
-async function dispatch(routes: Route[], event: ApiEvent, method: string, path: string, now: Date): Promise<ApiResult> {
+async function dispatch(routes: Route[], event: ApiEvent, method: string, path: string, now: Date, config: ApiConfig): Promise<ApiResult> {
   for (const r of routes) {
     const m = r.pattern.exec(path);
     if (!m) continue;
@@ -261,7 +264,7 @@ async function dispatch(routes: Route[], event: ApiEvent, method: string, path: 
       if (r.otherMethods === 'notFound') throw new NotFoundError('The resource could not be found.');
       throw new MethodNotAllowedError(`Method ${method} is not allowed on ${path}.`, Object.keys(r.methods));
     }
-    const caller = callerOf(event, params.tenant_id as string);
+    const caller = callerOf(event, params.tenant_id as string, config);
     return handler({ event, params, caller, baseUrl: baseUrlOf(event), now });
   }
   throw new NotFoundError('The resource could not be found.');

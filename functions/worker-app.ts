@@ -13,8 +13,8 @@ import { type WorkerDeps, handleRebuildMessage } from '../lib/worker/step.js';
 
 export type WorkerHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
-/** Builds the SQS handler around the worker's dependencies. */
-export function createWorker(deps: WorkerDeps & { logger: Logger }): WorkerHandler {
+/** Builds the SQS handler around the worker's dependencies; `maxReceiveCount` is the queue's redrive setting. */
+export function createWorker(deps: WorkerDeps & { logger: Logger }, maxReceiveCount: number): WorkerHandler {
   const record = async (r: SQSRecord) => {
     let msg;
     try {
@@ -27,12 +27,14 @@ export function createWorker(deps: WorkerDeps & { logger: Logger }): WorkerHandl
       deps.metrics?.record('PoisonMessages', 1, 'Count');
       throw new Error('poison message');
     }
+    const lastDelivery = Number(r.attributes?.ApproximateReceiveCount ?? 1) >= maxReceiveCount;
     try {
-      const result = await handleRebuildMessage(deps, msg);
+      const result = await handleRebuildMessage(deps, msg, { lastDelivery });
       deps.logger.info('step', { jobId: msg.jobId, serverId: msg.serverId, seq: msg.seq, phase: msg.phase, result });
     } catch (err) {
       if (!(err instanceof RetryLaterError)) {
-        deps.logger.warn('step failed', { jobId: msg.jobId, serverId: msg.serverId, seq: msg.seq, errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });
+        // The error's text may quote the cloud, which may quote the request: only its name is logged here.
+        deps.logger.warn('step failed', { jobId: msg.jobId, serverId: msg.serverId, seq: msg.seq, errorName: (err as Error)?.name });
       }
       throw err;
     }

@@ -2,14 +2,13 @@
  * Settings read once per process from the environment. A value that is set but wrong fails at
  * start-up with a message naming the variable; nothing falls back silently.
  */
+import { ConfigError } from './errors.js';
+import { Grants } from './jobs/grants.js';
 import type { SubmitLimits } from './request/job-request.js';
 import { MAX_MICROVERSION, type Microversion, parseMicroversion } from './request/microversion.js';
 import { NOVA_DEFAULT_QUOTAS } from './request/rebuild-schema.js';
 import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from './worker/step.js';
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+import { DEFAULT_SWEEP, type SweepSettings } from './worker/sweeper.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -39,6 +38,19 @@ function maxMicroversion(env: Env): Microversion {
   }
 }
 
+/**
+ * Deliveries of one message before it goes to the dead-letter queue. The worker waits by sending
+ * new delayed messages, never by failing one, so a message comes back only when a worker crashed
+ * on it or left it for later (a claim another live worker holds); five times means the message is
+ * the problem. The queue (local and cloud) is set up with the same number.
+ */
+export const DEFAULT_MAX_RECEIVE_COUNT = 5;
+
+/** Ended servers needed before a job's maxFailurePercentage is judged: read by every part that ends servers. */
+function minFailureSample(env: Env): number {
+  return integer(env, 'MIN_FAILURE_SAMPLE', DEFAULT_WORKER_SETTINGS.minFailureSample, 1, 10000);
+}
+
 /** What the API function needs. */
 export interface ApiConfig {
   tableName: string;
@@ -46,8 +58,13 @@ export interface ApiConfig {
   limits: SubmitLimits;
   /** Largest request body accepted, in bytes (413 above). */
   maxBodyBytes: number;
+  /** Largest XML body accepted on the drop-in call, in bytes (413 above). */
+  maxXmlBodyBytes: number;
   /** Days a job and its server records are kept after creation (DynamoDB TTL). */
   retentionDays: number;
+  /** Which principal may act on which project. */
+  grants: Grants;
+  minFailureSample: number;
 }
 
 /** Reads the API function's settings; defaults are in README's configuration table. */
@@ -58,6 +75,11 @@ export function apiConfigFromEnv(env: Env): ApiConfig {
     // API Gateway and Lambda take at most 6 MB of request payload; 5 MiB leaves room for the
     // event's envelope and base64 of binary bodies.
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 6 * 1024 * 1024),
+    // The seed's XML rebuild is a few hundred bytes; 64 KB is room for 128 metadata items and a
+    // few injected files, and keeps every check on an XML body (linear as they are) at milliseconds.
+    maxXmlBodyBytes: integer(env, 'MAX_XML_BODY_BYTES', 64 * 1024, 1024, 6 * 1024 * 1024),
+    grants: Grants.parse(env.PROJECT_GRANTS),
+    minFailureSample: minFailureSample(env),
     retentionDays: integer(env, 'JOB_RETENTION_DAYS', 30, 1, 365),
     limits: {
       maxMicroversion: maxMicroversion(env),
@@ -98,6 +120,13 @@ export interface WorkerConfig {
   tableName: string;
   queueUrl: string;
   settings: WorkerSettings;
+  /**
+   * Deliveries of a message before the queue moves it to the dead-letter queue (the queue's
+   * redrive policy says the same): on the last one, a step that fails ends its server instead.
+   */
+  maxReceiveCount: number;
+  /** The sweeper's settings (it runs with the worker's parts). */
+  sweep: SweepSettings;
 }
 
 /** Reads the worker's settings; defaults (DEFAULT_WORKER_SETTINGS) are explained where they are defined. */
@@ -116,8 +145,13 @@ export function workerConfigFromEnv(env: Env): WorkerConfig {
       followFirstSeconds: integer(env, 'FOLLOW_FIRST_SECONDS', d.followFirstSeconds, 1, 900),
       followIntervalSeconds: integer(env, 'FOLLOW_INTERVAL_SECONDS', d.followIntervalSeconds, 1, 900),
       claimLeaseSeconds: integer(env, 'CLAIM_LEASE_SECONDS', d.claimLeaseSeconds, 1, 900),
-      verifySkewSeconds: integer(env, 'VERIFY_SKEW_SECONDS', d.verifySkewSeconds, 0, 300),
-      minFailureSample: integer(env, 'MIN_FAILURE_SAMPLE', d.minFailureSample, 1, 10000),
+      // The contract is at least ±5 minutes; more is allowed, less is not.
+      clockSkewSeconds: integer(env, 'CLOCK_SKEW_SECONDS', d.clockSkewSeconds, 300, 86400),
+      settleSeconds: integer(env, 'SETTLE_SECONDS', d.settleSeconds, 1, 3600),
+      verifyFirstSeconds: integer(env, 'VERIFY_FIRST_SECONDS', d.verifyFirstSeconds, 1, 900),
+      minFailureSample: minFailureSample(env),
     },
+    maxReceiveCount: integer(env, 'MAX_RECEIVE_COUNT', DEFAULT_MAX_RECEIVE_COUNT, 1, 1000),
+    sweep: { ...DEFAULT_SWEEP, stallSeconds: integer(env, 'STALL_SECONDS', DEFAULT_SWEEP.stallSeconds, 1, 86400) },
   };
 }

@@ -6,15 +6,16 @@
 import { chmodSync, existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { computeConfigFromEnv } from '../lib/openstack/config.js';
-import { createComputeApi } from '../lib/openstack/nova.js';
-import { DynamoJobStore, createDynamoClient, ensureTable } from '../lib/aws/dynamodb-store.js';
-import { SqsConsumer, SqsRebuildQueue, createSqsClient } from '../lib/aws/sqs-queue.js';
-import { type ApiConfig, apiConfigFromEnv, workerConfigFromEnv } from '../lib/settings.js';
-import type { WorkerDeps, WorkerMetrics } from '../lib/worker/step.js';
+import { type DynamoJobStore, ensureTable } from '../lib/aws/dynamodb-store.js';
+import { SqsConsumer, type SqsRebuildQueue } from '../lib/aws/sqs-queue.js';
+import type { MetricsSink } from '../lib/jobs/ports.js';
+import { type ApiConfig, DEFAULT_MAX_RECEIVE_COUNT, apiConfigFromEnv } from '../lib/settings.js';
+import type { WorkerDeps } from '../lib/worker/step.js';
+import { type SweepReport, sweep } from '../lib/worker/sweeper.js';
 import { createApi } from '../functions/api-app.js';
+import { type AwsParts, awsParts, sweeperDeps, workerParts } from '../functions/wiring.js';
 import { type WorkerHandler, createWorker } from '../functions/worker-app.js';
-import { startGateway } from './gateway.js';
+import { LOCAL_PRINCIPAL, startGateway } from './gateway.js';
 import { type Poller, type PollerOptions, startPoller } from './poller.js';
 import { type ComputeSimulator, type SimulatorOptions, startComputeSimulator } from './sim/index.js';
 import { type QueueSpec, type RunningDynamo, type RunningSqs, startDynamoLocal, startSqsLocal } from './standins.js';
@@ -26,9 +27,8 @@ export const LOCAL_QUEUE: QueueSpec = {
   dlqName: 'rebuild-requests-dlq',
   // Six times the worker's 60 s timeout, as AWS advises for Lambda event sources.
   visibilityTimeoutSeconds: 360,
-  // The worker waits by sending new delayed messages, not by failing, so a message is received
-  // more than once only when the worker crashed on it; five crashes mark it poison.
-  maxReceiveCount: 5,
+  // The worker's and the cloud queue's number (lib/settings.ts explains it).
+  maxReceiveCount: DEFAULT_MAX_RECEIVE_COUNT,
 };
 /** The stand-ins take any credentials; these keep the SDK from looking for real ones. */
 const LOCAL_AWS = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
@@ -62,15 +62,22 @@ export interface LocalStackOptions {
     | {
         poller?: Partial<PollerOptions>;
         simulator?: SimulatorOptions;
-        metrics?: WorkerMetrics;
+        metrics?: MetricsSink;
         afterRebuildAnswered?: WorkerDeps['afterRebuildAnswered'];
         /** Start the simulator but no in-process worker: a worker process is run from `workerEnv` (the fault suite kills it). */
         external?: boolean;
+        /**
+         * How often the sweeper runs, in seconds (the cloud's schedule: every 5 minutes). 0: never
+         * on its own — a test calls `stack.sweep()` when it wants one.
+         */
+        sweepEverySeconds?: number;
       };
 }
 
 /** The event source's defaults locally: as the CDK stack sets them in the cloud. */
 export const LOCAL_POLLER: PollerOptions = { batchSize: 10, batchingWindowSeconds: 1, maxConcurrency: 5 };
+/** The sweeper's pace locally: the cloud runs it every 5 minutes (cdk/constructs/functions.ts); a laptop's jobs are small. */
+export const LOCAL_SWEEP_SECONDS = 60;
 
 export interface LocalStack {
   apiUrl: string;
@@ -80,13 +87,15 @@ export interface LocalStack {
   queue: SqsRebuildQueue;
   config: ApiConfig;
   /** The SDK clients the adapters use (benchmarks count their calls). */
-  clients: { dynamodb: ReturnType<typeof createDynamoClient>; sqs: ReturnType<typeof createSqsClient> };
+  clients: { dynamodb: AwsParts['dynamodb']; sqs: AwsParts['sqs'] };
   /** The environment a worker process (local/worker-main.ts) needs to join this stack. */
   workerEnv: Record<string, string>;
   /** The Compute API simulator, when the worker talks to it. */
   sim?: ComputeSimulator;
   poller?: Poller;
   worker?: WorkerHandler;
+  /** One sweep now (the sweeper also runs on its own timer, unless sweepEverySeconds is 0). */
+  sweep(): Promise<SweepReport>;
   /** SDK client settings that reach the stand-ins, for tests that look at them directly. */
   aws: { region: string; credentials: { accessKeyId: string; secretAccessKey: string }; dynamoEndpoint: string; sqsEndpoint: string };
   stop(): Promise<void>;
@@ -106,15 +115,48 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.dataDir ? { dataDir: join(options.dataDir, 'dynamodb') } : {}),
     });
     started.push(dynamo);
-    const sqs = await startSqsLocal({ ...LOCAL_QUEUE, ...options.queue }, options.sqsPort !== undefined ? { port: options.sqsPort } : {});
+    const queueSpec = { ...LOCAL_QUEUE, ...options.queue };
+    const sqs = await startSqsLocal(queueSpec, options.sqsPort !== undefined ? { port: options.sqsPort } : {});
     started.push(sqs);
 
-    const dynamoClient = createDynamoClient({ ...LOCAL_AWS, endpoint: dynamo.endpoint });
-    await ensureTable(dynamoClient, LOCAL_TABLE);
-    const sqsClient = createSqsClient({ ...LOCAL_AWS, endpoint: sqs.endpoint });
-    const config = apiConfigFromEnv({ ...options.env, TABLE_NAME: LOCAL_TABLE, QUEUE_URL: sqs.queueUrl });
-    const store = new DynamoJobStore(dynamoClient, LOCAL_TABLE);
-    const queue = new SqsRebuildQueue(sqsClient, sqs.queueUrl);
+    const w = options.worker === false ? undefined : (options.worker ?? {});
+    let sim: ComputeSimulator | undefined;
+    let computeEnv: Record<string, string | undefined> = {};
+    if (w && !options.env?.COMPUTE_URL && !options.env?.OS_AUTH_URL) {
+      sim = await startComputeSimulator({ port: 0, ...w.simulator });
+      started.push(sim);
+      // Keystone password auth against the simulator: the path a real cloud takes.
+      computeEnv = {
+        OS_AUTH_URL: sim.keystoneUrl,
+        OS_USERNAME: sim.credentials.user.name,
+        OS_PASSWORD: sim.credentials.user.password,
+        OS_USER_DOMAIN_NAME: 'Default',
+      };
+    }
+    // Locally, the local principal is granted the simulator's project (or every project, with a real
+    // cloud behind); PROJECT_GRANTS in the environment replaces that.
+    const grants = JSON.stringify({ [LOCAL_PRINCIPAL]: sim ? [sim.tenantId] : '*' });
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries({
+      PROJECT_GRANTS: grants,
+      MAX_RECEIVE_COUNT: String(queueSpec.maxReceiveCount),
+      ...options.env,
+      ...computeEnv,
+      TABLE_NAME: LOCAL_TABLE,
+      QUEUE_URL: sqs.queueUrl,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      SQS_ENDPOINT: sqs.endpoint,
+      AWS_REGION: LOCAL_AWS.region,
+      AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
+    })) {
+      if (v !== undefined) env[k] = v;
+    }
+
+    const parts = awsParts(env, LOCAL_AWS);
+    await ensureTable(parts.dynamodb, LOCAL_TABLE);
+    const config = apiConfigFromEnv(env);
+    const { store, queue } = parts;
     const copies = options.duplicateMessages ?? 1;
     if (copies > 1) {
       const send = queue.send.bind(queue);
@@ -124,11 +166,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         for (let i = 0; i < copies; i++) await schedule(message, delay);
       };
     }
-    const dlq = new SqsRebuildQueue(sqsClient, sqs.dlqUrl);
 
     const snapshot = options.dataDir ? join(options.dataDir, SNAPSHOT_FILE) : undefined;
     if (snapshot && existsSync(snapshot)) {
       const saved = JSON.parse(readFileSync(snapshot, 'utf8')) as { main: string[]; dlq: string[] };
+      const dlq = awsParts({ ...env, QUEUE_URL: sqs.dlqUrl }, LOCAL_AWS).queue;
       await queue.sendRaw(saved.main);
       await dlq.sendRaw(saved.dlq);
       unlinkSync(snapshot);
@@ -149,66 +191,47 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const gateway = await startGateway(api, options.apiPort ?? 0);
     started.push(gateway);
 
-    let sim: ComputeSimulator | undefined;
     let poller: Poller | undefined;
     let worker: WorkerHandler | undefined;
-    const workerEnv: Record<string, string> = {};
-    if (options.worker !== false) {
-      const w = options.worker ?? {};
-      let computeEnv: Record<string, string | undefined> = options.env ?? {};
-      if (!computeEnv.COMPUTE_URL && !computeEnv.OS_AUTH_URL) {
-        sim = await startComputeSimulator({ port: 0, ...w.simulator });
-        started.push(sim);
-        // Keystone password auth against the simulator: the path a real cloud takes.
-        computeEnv = {
-          OS_AUTH_URL: sim.keystoneUrl,
-          OS_USERNAME: sim.credentials.user.name,
-          OS_PASSWORD: sim.credentials.user.password,
-          OS_USER_DOMAIN_NAME: 'Default',
-        };
-      }
-      for (const [k, v] of Object.entries({
-        ...options.env,
-        ...computeEnv,
-        TABLE_NAME: LOCAL_TABLE,
-        QUEUE_URL: sqs.queueUrl,
-        DYNAMODB_ENDPOINT: dynamo.endpoint,
-        SQS_ENDPOINT: sqs.endpoint,
-        AWS_REGION: LOCAL_AWS.region,
-        AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
-      })) {
-        if (v !== undefined) workerEnv[k] = v;
-      }
-    }
-    if (options.worker !== false && !options.worker?.external) {
-      const w = options.worker ?? {};
-      const workerConfig = workerConfigFromEnv(workerEnv);
-      worker = createWorker({
-        store,
-        queue,
-        compute: createComputeApi(computeConfigFromEnv(workerEnv)),
-        settings: workerConfig.settings,
-        logger: options.logger ?? new Logger({ serviceName: 'rebuild-worker', logLevel: 'WARN' }),
+    let sweepNow: () => Promise<SweepReport> = async () => ({ jobs: 0, ended: 0, cancelled: 0, unfinished: false });
+    const workerEnv = w ? env : {};
+    if (w) {
+      const workerLogger = options.logger ?? new Logger({ serviceName: 'rebuild-worker', logLevel: 'WARN' });
+      const built = workerParts(env, parts, workerLogger, {}, {
         ...(w.metrics ? { metrics: w.metrics } : {}),
         ...(w.afterRebuildAnswered ? { afterRebuildAnswered: w.afterRebuildAnswered } : {}),
       });
-      poller = startPoller(new SqsConsumer(sqsClient, sqs.queueUrl), worker, { ...LOCAL_POLLER, ...w.poller });
-      // Stopped before the queue it reads, which is stopped before the table (reverse start order).
-      started.push(poller);
+      const sweepDeps = sweeperDeps(built.deps, built.config);
+      sweepNow = () => sweep(sweepDeps);
+      const every = w.sweepEverySeconds ?? LOCAL_SWEEP_SECONDS;
+      if (every > 0) {
+        let running: Promise<unknown> = Promise.resolve();
+        const timer = setInterval(() => {
+          running = sweepNow().catch((err: unknown) => workerLogger.warn('sweep failed', { errorName: (err as Error)?.name }));
+        }, every * 1000);
+        timer.unref();
+        started.push({ stop: async () => { clearInterval(timer); await running; } });
+      }
+      if (!w.external) {
+        worker = createWorker({ ...built.deps, logger: workerLogger }, built.config.maxReceiveCount);
+        poller = startPoller(new SqsConsumer(parts.sqs, sqs.queueUrl), worker, { ...LOCAL_POLLER, ...w.poller });
+        // Stopped before the queue it reads, which is stopped before the table (reverse start order).
+        started.push(poller);
+      }
     }
     return {
       workerEnv,
       sim,
       poller,
       worker,
+      sweep: sweepNow,
       apiUrl: gateway.url,
       dynamo,
       sqs,
       store,
       queue,
       config,
-      clients: { dynamodb: dynamoClient, sqs: sqsClient },
+      clients: { dynamodb: parts.dynamodb, sqs: parts.sqs },
       aws: { ...LOCAL_AWS, dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint },
       stop: stopAll,
     };

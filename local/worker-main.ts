@@ -1,31 +1,21 @@
 /**
  * A worker process: the worker function behind the local event-source poller, configured from
- * the environment a LocalStack hands out (`workerEnv`). The fault suite runs it as a child
- * process so it can kill it at any moment, as Lambda's runtime may die.
+ * the environment a LocalStack hands out (`workerEnv`), by the same composition root as the
+ * functions. The fault suite runs it as a child process so it can kill it at any moment, as
+ * Lambda's runtime may die.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { computeConfigFromEnv } from '../lib/openstack/config.js';
-import { createComputeApi } from '../lib/openstack/nova.js';
-import { DynamoJobStore, createDynamoClient } from '../lib/aws/dynamodb-store.js';
-import { SqsConsumer, SqsRebuildQueue, createSqsClient } from '../lib/aws/sqs-queue.js';
-import { awsEndpointsFromEnv, workerConfigFromEnv } from '../lib/settings.js';
+import { SqsConsumer } from '../lib/aws/sqs-queue.js';
+import { awsParts, workerParts } from '../functions/wiring.js';
 import { createWorker } from '../functions/worker-app.js';
 import { startPoller } from './poller.js';
 import { LOCAL_POLLER } from './stack.js';
 
-const config = workerConfigFromEnv(process.env);
-const endpoints = awsEndpointsFromEnv(process.env);
 const logger = new Logger({ serviceName: 'rebuild-worker', logLevel: (process.env.LOG_LEVEL ?? 'WARN') as 'WARN' });
-const sqsClient = createSqsClient(endpoints.sqs ? { endpoint: endpoints.sqs } : {});
-const store = new DynamoJobStore(createDynamoClient(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}), config.tableName);
-const worker = createWorker({
-  store,
-  queue: new SqsRebuildQueue(sqsClient, config.queueUrl),
-  compute: createComputeApi(computeConfigFromEnv(process.env)),
-  settings: config.settings,
-  logger,
-});
-const poller = startPoller(new SqsConsumer(sqsClient, config.queueUrl), worker, {
+const parts = awsParts(process.env);
+const { config, deps } = workerParts(process.env, parts, logger);
+const worker = createWorker({ ...deps, logger }, config.maxReceiveCount);
+const poller = startPoller(new SqsConsumer(parts.sqs, config.queueUrl), worker, {
   ...LOCAL_POLLER,
   ...(process.env.POLLER_MAX_CONCURRENCY ? { maxConcurrency: Number(process.env.POLLER_MAX_CONCURRENCY) } : {}),
   batchingWindowSeconds: 0,

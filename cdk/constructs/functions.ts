@@ -1,5 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -76,6 +78,8 @@ export interface WorkerFunctionProps {
    * `batchSize` servers' steps in flight against the Compute API.
    */
   maxConcurrency: number;
+  /** The queue's receives before a message is dead-lettered: on the last one, a failing step ends its server instead. */
+  maxReceiveCount: number;
   /** @default RetentionDays.ONE_MONTH */
   logRetention?: RetentionDays;
   /**
@@ -103,7 +107,10 @@ export class WorkerFunction extends ServiceFunction {
       serviceName: WORKER_SERVICE_NAME,
       memorySize: props.memorySize ?? 512,
       timeout: WORKER_TIMEOUT,
-      environment: { ...props.openStack, CLAIM_LEASE_SECONDS: String(CLAIM_LEASE_SECONDS) },
+      environment: { ...props.openStack, CLAIM_LEASE_SECONDS: String(CLAIM_LEASE_SECONDS), MAX_RECEIVE_COUNT: String(props.maxReceiveCount) },
+      // The event source never runs more than maxConcurrency instances; reserving as many means
+      // nothing else in the account — the API under a flood of calls, say — can take them away.
+      reservedConcurrency: props.maxConcurrency,
       // The worker waits by sending itself delayed messages: one server's retries and follow-ups
       // are a chain of dozens of worker → queue → worker hops, which Lambda's recursive-loop
       // detection would cut after 16 (dropping the server's next step) unless allowed. Runaways
@@ -124,5 +131,49 @@ export class WorkerFunction extends ServiceFunction {
         reportBatchItemFailures: true,
       }),
     );
+  }
+}
+
+/**
+ * A sweep reads every live job and asks the cloud about a few servers at a time: minutes at most,
+ * so a five-minute timeout with a four-minute budget (the next sweep goes on where this one stopped).
+ */
+export const SWEEPER_TIMEOUT = Duration.minutes(5);
+/** How often the sweeper runs: a stalled server or a passed deadline is acted on within this. */
+export const SWEEP_RATE = Duration.minutes(5);
+export const SWEEPER_SERVICE_NAME = 'rebuild-sweeper';
+
+export interface SweeperFunctionProps {
+  table: ITable;
+  queue: IQueue;
+  secret: ISecret;
+  /** Where Nova is (as for the worker). */
+  openStack: Record<string, string>;
+  /** @default RetentionDays.ONE_MONTH */
+  logRetention?: RetentionDays;
+}
+
+/**
+ * The sweeper: on a schedule, ends every server that would otherwise wait forever (a job past its
+ * deadline, a stopped job's unsent servers, a server whose message was lost), after asking the
+ * cloud about those it may have rebuilt. One instance at a time.
+ */
+export class SweeperFunction extends ServiceFunction {
+  constructor(scope: Construct, id: string, props: SweeperFunctionProps) {
+    super(scope, id, {
+      entry: ENTRIES.sweeper,
+      description: 'Bulk rebuild sweeper: ends servers past their job\'s deadline or whose messages were lost',
+      serviceName: SWEEPER_SERVICE_NAME,
+      memorySize: 512,
+      timeout: SWEEPER_TIMEOUT,
+      environment: { ...props.openStack },
+      reservedConcurrency: 1,
+      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
+    });
+    this.bindTable(props.table);
+    // Named, not granted: the sweeper does its work in place and sends nothing.
+    this.bindQueue(props.queue, {});
+    this.bindOpenStackSecret(props.secret);
+    new Rule(this, 'Schedule', { schedule: Schedule.rate(SWEEP_RATE), targets: [new LambdaFunction(this.fn, { retryAttempts: 0 })] });
   }
 }

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_MAX_RECEIVE_COUNT } from '../../lib/settings.js';
 
 export interface RebuildQueueProps {
   /** The timeout of the function that consumes the queue; the visibility timeout is derived from it. */
@@ -24,9 +25,12 @@ export const VISIBILITY_PER_CONSUMER_TIMEOUT = 6;
 export class RebuildQueue extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
+  /** Receives of one message before it is dead-lettered; the worker is told the same number. */
+  readonly maxReceiveCount: number;
 
   constructor(scope: Construct, id: string, props: RebuildQueueProps) {
     super(scope, id);
+    this.maxReceiveCount = props.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT;
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -50,7 +54,7 @@ export class RebuildQueue extends Construct {
         // received again only when a worker crashed or timed out on it, or a step had to be left
         // for later (a claim still held by another worker); five such receives mean the message
         // itself is the problem (a poison message), and it goes to the dead-letter queue.
-        maxReceiveCount: props.maxReceiveCount ?? 5,
+        maxReceiveCount: this.maxReceiveCount,
       },
     });
   }

@@ -8,7 +8,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { OWNER_INDEX } from '../../lib/aws/dynamodb-store.js';
+import { LIVE_INDEX, PROJECT_INDEX } from '../../lib/aws/table.js';
 import { ESM_REQUIRE_BANNER, EXTERNAL_MODULES, MAIN_FIELDS, NODE_MAJOR, PROJECT_ROOT, TARGET } from '../bundling.js';
 
 /** The namespace of the functions' embedded metrics (Powertools Metrics). */
@@ -16,10 +16,10 @@ export const METRICS_NAMESPACE = 'OpenStackBulkRebuild';
 
 /**
  * The DynamoDB actions the job store uses (lib/aws/dynamodb-store.ts): GetItem and Query
- * (the byOwner index too) to read; PutItem, UpdateItem and BatchWriteItem to write;
- * TransactWriteItems is authorised by the actions of its parts (Put, Update, ConditionCheck).
- * No Scan, no DeleteItem (TTL deletes), no table management. test/cdk checks this list against
- * the adapter's calls.
+ * (its two indexes too) to read; PutItem, UpdateItem and BatchWriteItem to write; DeleteItem to
+ * release a server's lock; TransactWriteItems is authorised by the actions of its parts (Put,
+ * Update, ConditionCheck). No Scan, no table management. test/cdk checks this list against the
+ * adapter's calls.
  */
 export const JOB_STORE_ACTIONS = [
   'dynamodb:GetItem',
@@ -27,6 +27,7 @@ export const JOB_STORE_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:BatchWriteItem',
+  'dynamodb:DeleteItem',
   'dynamodb:ConditionCheckItem',
 ];
 
@@ -57,6 +58,12 @@ export interface ServiceFunctionProps {
    * @default false
    */
   allowRecursiveLoop?: boolean;
+  /**
+   * Concurrency set aside for this function alone: what other functions of the account (the API
+   * under load, say) can never take from it.
+   * @default none
+   */
+  reservedConcurrency?: number;
 }
 
 /**
@@ -97,6 +104,7 @@ export class ServiceFunction extends Construct {
       logGroup: this.logGroup,
       tracing: Tracing.ACTIVE,
       recursiveLoop: props.allowRecursiveLoop ? RecursiveLoop.ALLOW : RecursiveLoop.TERMINATE,
+      ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       environment: {
@@ -126,7 +134,7 @@ export class ServiceFunction extends Construct {
    * Sets TABLE_NAME and grants the job store's reads and writes on the table, and Query on the
    * named indexes (by name: no `index/*`).
    */
-  bindTable(table: ITable, indexes: readonly string[] = [OWNER_INDEX]): void {
+  bindTable(table: ITable, indexes: readonly string[] = [PROJECT_INDEX, LIVE_INDEX]): void {
     this.fn.addEnvironment('TABLE_NAME', table.tableName);
     Grant.addToPrincipal({ grantee: this.fn, actions: JOB_STORE_ACTIONS, resourceArns: [table.tableArn] });
     if (indexes.length > 0) {

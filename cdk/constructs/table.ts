@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { type Attribute, AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TTL_ATTRIBUTE, tableDefinition } from '../../lib/aws/dynamodb-store.js';
+import { TTL_ATTRIBUTE, tableDefinition } from '../../lib/aws/table.js';
 
 export interface JobsTableProps {
   /**
@@ -13,8 +13,8 @@ export interface JobsTableProps {
 
 /**
  * The jobs table, built from the same definition the local stack creates (`tableDefinition()` in
- * the DynamoDB adapter), so the keys and the `byOwner` index cannot drift between the code that
- * queries them and the cloud that serves them.
+ * lib/aws/table.ts), so the keys and indexes cannot drift between the code that queries them and
+ * the cloud that serves them.
  */
 export class JobsTable extends Construct {
   readonly table: Table;

@@ -1,44 +1,48 @@
 /**
- * The job store on DynamoDB: the only file that imports the DynamoDB SDK.
- *
- * One table. A job and its servers share a partition (`pk = JOB#<id>`): the job item
- * (`sk = #JOB`) carries the per-state counters (`n_<STATE>`) that every server transition moves in
- * the same transaction, so the summary is one read whatever the job's size. Server items
- * (`sk = SERVER#<server id>`). Idempotency claims (`pk = IDEM#<scope hash>`). A GSI `byOwner`
- * (`gsi1pk = OWNER#<tenant>#<principal>`, `gsi1sk = <createdAt>#<job id>`) lists a caller's jobs
- * newest first. The job item's `inFlight` counts servers between
- * claim and end; a claim is conditional on it, so a job never has more than its maxInFlight.
- * `expiresAt` is the TTL attribute.
+ * The job store on DynamoDB: the only file that imports the DynamoDB SDK. The table's shape is in
+ * `table.ts`. A server's transition is one transaction of the server's conditional update and the
+ * job item's counters, so the summary is one read whatever the job's size and the counts stay
+ * exact under concurrency and duplicate deliveries.
  */
 import {
   BatchWriteItemCommand,
+  ConditionalCheckFailedException,
   CreateTableCommand,
+  DeleteItemCommand,
   DescribeTableCommand,
   DynamoDBClient,
   type DynamoDBClientConfig,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
-  ConditionalCheckFailedException,
   ResourceInUseException,
   TransactionCanceledException,
   TransactWriteItemsCommand,
+  type TransactWriteItemsCommandInput,
   UpdateItemCommand,
   UpdateTimeToLiveCommand,
   type AttributeValue,
-  type CreateTableCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { BadRequestError, ConditionFailedError, StoreUnavailableError } from '../errors.js';
-import { type Counts, IN_FLIGHT_STATES, type JobRecord, type JobStop, type ServerRecord, type ServerState, SERVER_STATES, type Submission } from '../jobs/model.js';
-import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type Page, SlotsFullError } from '../jobs/ports.js';
+import { BadRequestError, IdempotencyClaimedError, JobMovedError, MoveLostError, SlotsFullError, StoreUnavailableError } from '../errors.js';
+import { type Counts, type JobRecord, type JobStop, type ServerRecord, type ServerState, SERVER_STATES, type Submission } from '../jobs/model.js';
+import type { IdempotencyRecord, JobStore, Page, ServerLock, StoredTransition } from '../jobs/ports.js';
 import { canonicalUuid } from '../request/nova-formats.js';
-
-const JOB_SK = '#JOB';
-const IDEM_SK = '#IDEM';
-const SERVER_PREFIX = 'SERVER#';
-export const OWNER_INDEX = 'byOwner';
+import {
+  IDEM_SK,
+  JOB_SK,
+  LIVE,
+  LIVE_INDEX,
+  LOCK_SK,
+  PROJECT_INDEX,
+  SERVER_PREFIX,
+  TTL_ATTRIBUTE,
+  jobPk,
+  lockPk,
+  projectKey,
+  tableDefinition,
+} from './table.js';
 
 /** BatchWriteItem's own limit per call. */
 const BATCH_WRITE_SIZE = 25;
@@ -50,59 +54,42 @@ const BATCH_WRITE_SIZE = 25;
 const UNPROCESSED_TRIES = 8;
 const UNPROCESSED_BASE_MS = 50;
 const UNPROCESSED_CAP_MS = 2000;
-/** Batch calls in flight at once: enough to hide latency, few enough not to self-throttle. */
+/**
+ * A transaction cancelled because another transaction touched the same job item at that instant
+ * (`TransactionConflict`: many servers of one job moving at once) is retried here, the one owner of
+ * that retry: the SDK does not retry it. Up to 6 tries with full jitter from 20 ms capped at 500 ms:
+ * the conflicting writes take milliseconds, so a few short waits clear it.
+ */
+const CONFLICT_TRIES = 6;
+const CONFLICT_BASE_MS = 20;
+const CONFLICT_CAP_MS = 500;
+/** Calls in flight at once for batches and locks: enough to hide latency, few enough not to self-throttle. */
 const WRITE_CONCURRENCY = 8;
 
-/** The table's key schema and index, shared by the local stack and checked against the CDK stack. */
-export function tableDefinition(tableName: string): CreateTableCommandInput {
-  return {
-    TableName: tableName,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' },
-      { AttributeName: 'gsi1pk', AttributeType: 'S' },
-      { AttributeName: 'gsi1sk', AttributeType: 'S' },
-    ],
-    KeySchema: [
-      { AttributeName: 'pk', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: OWNER_INDEX,
-        KeySchema: [
-          { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-          { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      },
-    ],
-  };
-}
-
-/** The attribute DynamoDB's TTL reads. */
-export const TTL_ATTRIBUTE = 'expiresAt';
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const jitter = (attempt: number) => Math.random() * Math.min(UNPROCESSED_CAP_MS, UNPROCESSED_BASE_MS * 2 ** attempt);
+const jitter = (attempt: number, base: number, cap: number) => Math.random() * Math.min(cap, base * 2 ** attempt);
 
 function jobKey(jobId: string): Record<string, AttributeValue> {
-  return { pk: { S: `JOB#${jobId}` }, sk: { S: JOB_SK } };
+  return { pk: { S: jobPk(jobId) }, sk: { S: JOB_SK } };
 }
 
-function ownerKey(tenantId: string, principal: string): string {
-  return `OWNER#${tenantId}#${principal}`;
+function serverKey(jobId: string, serverId: string): Record<string, AttributeValue> {
+  return { pk: { S: jobPk(jobId) }, sk: { S: `${SERVER_PREFIX}${serverId}` } };
+}
+
+function lockKey(tenantId: string, serverId: string): Record<string, AttributeValue> {
+  return { pk: { S: lockPk(tenantId, serverId) }, sk: { S: LOCK_SK } };
 }
 
 function jobToItem(job: JobRecord): Record<string, AttributeValue> {
   const { counts, ...rest } = job;
   const flat: Record<string, unknown> = {
     ...rest,
-    pk: `JOB#${job.jobId}`,
+    pk: jobPk(job.jobId),
     sk: JOB_SK,
-    gsi1pk: ownerKey(job.tenantId, job.principal),
+    gsi1pk: projectKey(job.tenantId),
     gsi1sk: `${job.createdAt}#${job.jobId}`,
+    ...(job.finalStatus ? {} : { gsi2pk: LIVE, gsi2sk: `${job.deadline}#${job.jobId}` }),
   };
   for (const s of SERVER_STATES) flat[`n_${s}`] = counts[s];
   return marshall(flat, { removeUndefinedValues: true });
@@ -115,12 +102,12 @@ function itemToJob(item: Record<string, AttributeValue>): JobRecord {
     counts[s] = Number(raw[`n_${s}`] ?? 0);
     delete raw[`n_${s}`];
   }
-  for (const k of ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'inFlight']) delete raw[k];
+  for (const k of ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk']) delete raw[k];
   return { ...(raw as unknown as Omit<JobRecord, 'counts'>), counts };
 }
 
 function serverToItem(s: ServerRecord): Record<string, AttributeValue> {
-  return marshall({ ...s, pk: `JOB#${s.jobId}`, sk: `${SERVER_PREFIX}${s.serverId}` }, { removeUndefinedValues: true });
+  return marshall({ ...s, pk: jobPk(s.jobId), sk: `${SERVER_PREFIX}${s.serverId}` }, { removeUndefinedValues: true });
 }
 
 function itemToServer(item: Record<string, AttributeValue>): ServerRecord {
@@ -128,10 +115,9 @@ function itemToServer(item: Record<string, AttributeValue>): ServerRecord {
   return rest as unknown as ServerRecord;
 }
 
-/** Where and how to reach DynamoDB; `endpoint` for the local stand-in. */
-export interface DynamoStoreOptions {
-  tableName: string;
-  client?: DynamoDBClientConfig;
+function itemToLock(item: Record<string, AttributeValue>): ServerLock {
+  const { pk: _pk, sk: _sk, ...rest } = unmarshall(item) as Record<string, unknown>;
+  return rest as unknown as ServerLock;
 }
 
 /** Creates the client (once per process, at module scope in the functions). */
@@ -167,6 +153,31 @@ function isOutage(err: unknown): boolean {
   if (status !== undefined) return status >= 500;
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN'].includes(e.code ?? '')) return true;
   return ['TimeoutError', 'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded'].includes(e.name ?? '');
+}
+
+/** Attributes a transition writes in full (the rest of the record never changes after submission). */
+const MUTABLE: (keyof ServerRecord)[] = [
+  'status', 'seq', 'attempts', 'tries', 'updatedAt', 'lastHttpStatus', 'faultName', 'faultMessage', 'computeRequestIds',
+  'claimedUntil', 'attemptRequestId', 'attemptStartedAt', 'projectChecked', 'baselineUpdated', 'uncertain', 'everUncertain',
+  'nextCheckAt', 'novaState', 'acceptedAt', 'endedAt', 'waitingForSlotSince',
+];
+
+/** The UpdateItem parts that set `to`'s mutable attributes and remove the ones it lacks. */
+function recordUpdate(to: ServerRecord): { expression: string; names: Record<string, string>; values: Record<string, AttributeValue> } {
+  const names: Record<string, string> = {};
+  const values: Record<string, AttributeValue> = {};
+  const set: string[] = [];
+  const remove: string[] = [];
+  MUTABLE.forEach((attr, i) => {
+    names[`#a${i}`] = attr;
+    const v = to[attr];
+    if (v === undefined) remove.push(`#a${i}`);
+    else {
+      set.push(`#a${i} = :a${i}`);
+      values[`:a${i}`] = marshall({ v }, { removeUndefinedValues: true }).v as AttributeValue;
+    }
+  });
+  return { expression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`, names, values };
 }
 
 /** The JobStore on a DynamoDB table. */
@@ -216,20 +227,13 @@ export class DynamoJobStore implements JobStore {
   private async batchWrite(requests: WriteRequest[]): Promise<void> {
     const chunks: WriteRequest[][] = [];
     for (let i = 0; i < requests.length; i += BATCH_WRITE_SIZE) chunks.push(requests.slice(i, i + BATCH_WRITE_SIZE));
-    let next = 0;
-    const worker = async () => {
-      while (next < chunks.length) {
-        const chunk = chunks[next++] as WriteRequest[];
-        await this.writeChunk(chunk);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, chunks.length) }, worker));
+    await inParallel(chunks, WRITE_CONCURRENCY, (chunk) => this.writeChunk(chunk));
   }
 
   private async writeChunk(chunk: WriteRequest[]): Promise<void> {
     let pending = chunk;
     for (let attempt = 0; attempt < UNPROCESSED_TRIES; attempt++) {
-      if (attempt > 0) await sleep(jitter(attempt));
+      if (attempt > 0) await sleep(jitter(attempt, UNPROCESSED_BASE_MS, UNPROCESSED_CAP_MS));
       let out;
       try {
         out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }));
@@ -248,29 +252,8 @@ export class DynamoJobStore implements JobStore {
         TableName: this.tableName,
         Key: jobKey(jobId),
         UpdateExpression: 'SET submission = :s, updatedAt = :u',
+        ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: marshall({ ':s': submission, ':u': new Date().toISOString() }, { removeUndefinedValues: true }),
-      }),
-    );
-  }
-
-  async markNotQueued(job: JobRecord, servers: ServerRecord[], faultName: string, message: string): Promise<void> {
-    if (servers.length === 0) return;
-    const now = new Date().toISOString();
-    await this.batchWrite(
-      servers.map((s) => ({
-        PutRequest: { Item: serverToItem({ ...s, status: 'FAILED', faultName, faultMessage: message, updatedAt: now }) },
-      })),
-    );
-    await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: jobKey(job.jobId),
-        UpdateExpression: 'ADD n_QUEUED :minus, n_FAILED :plus SET updatedAt = :u',
-        ExpressionAttributeValues: {
-          ':minus': { N: String(-servers.length) },
-          ':plus': { N: String(servers.length) },
-          ':u': { S: now },
-        },
       }),
     );
   }
@@ -290,92 +273,113 @@ export class DynamoJobStore implements JobStore {
   }
 
   async getServer(jobId: string, serverId: string): Promise<ServerRecord | undefined> {
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.tableName,
-        Key: { pk: { S: `JOB#${jobId}` }, sk: { S: `${SERVER_PREFIX}${serverId}` } },
-        ConsistentRead: true,
-      }),
-    );
+    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: serverKey(jobId, serverId), ConsistentRead: true }));
     return out.Item ? itemToServer(out.Item) : undefined;
   }
 
-  async transition(from: ServerRecord, to: ServerRecord, options: { maxInFlight?: number } = {}): Promise<void> {
-    const update = transitionUpdate(to);
-    const serverUpdate = {
-      TableName: this.tableName,
-      Key: { pk: { S: `JOB#${from.jobId}` }, sk: { S: `${SERVER_PREFIX}${from.serverId}` } },
-      UpdateExpression: update.expression,
-      ConditionExpression: '#seq = :fromSeq AND #st = :fromStatus',
-      ExpressionAttributeNames: { ...update.names, '#seq': 'seq', '#st': 'status' },
-      ExpressionAttributeValues: { ...update.values, ':fromSeq': { N: String(from.seq) }, ':fromStatus': { S: from.status } },
+  async applyTransition(t: StoredTransition): Promise<void> {
+    const { moves, job } = t;
+    const serverUpdates = moves.map(({ from, to }) => {
+      const record = recordUpdate(to);
+      return {
+        TableName: this.tableName,
+        Key: serverKey(from.jobId, from.serverId),
+        UpdateExpression: record.expression,
+        ConditionExpression: '#seq = :fromSeq AND #st = :fromStatus',
+        ExpressionAttributeNames: { ...record.names, '#seq': 'seq', '#st': 'status' },
+        ExpressionAttributeValues: { ...record.values, ':fromSeq': { N: String(from.seq) }, ':fromStatus': { S: from.status } },
+      };
+    });
+    const lost = (index: number, cause?: unknown) => {
+      const from = moves[index]?.from;
+      return new MoveLostError(`server ${from?.serverId} is no longer ${from?.status} at seq ${from?.seq}`, index, { cause });
     };
-    const slot = Number(IN_FLIGHT_STATES.includes(to.status)) - Number(IN_FLIGHT_STATES.includes(from.status));
-    if (from.status === to.status && slot === 0) {
+    const deltas = Object.entries(job.counts).filter(([, d]) => d !== 0) as [ServerState, number][];
+    const [only] = serverUpdates;
+    if (serverUpdates.length === 1 && only && deltas.length === 0 && job.inFlight === 0 && !job.end) {
       try {
-        await this.client.send(new UpdateItemCommand(serverUpdate));
+        await this.client.send(new UpdateItemCommand(only));
       } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) throw new ConditionFailedError(`server ${from.serverId} is no longer ${from.status} at seq ${from.seq}`, { cause: err });
+        if (err instanceof ConditionalCheckFailedException) throw lost(0, err);
         throw err;
       }
       return;
     }
-    const adds: string[] = [];
-    const names: Record<string, string> = {};
-    const values: Record<string, AttributeValue> = { ':u': { S: to.updatedAt } };
-    if (from.status !== to.status) {
-      adds.push('#from :minus', '#to :plus');
-      Object.assign(names, { '#from': `n_${from.status}`, '#to': `n_${to.status}` });
-      Object.assign(values, { ':minus': { N: '-1' }, ':plus': { N: '1' } });
-    }
-    if (slot !== 0) {
-      adds.push('#inf :slot');
-      names['#inf'] = 'inFlight';
-      values[':slot'] = { N: String(slot) };
-    }
-    const guard = slot > 0 && options.maxInFlight !== undefined;
-    if (guard) values[':max'] = { N: String(options.maxInFlight) };
-    try {
-      await this.client.send(
-        new TransactWriteItemsCommand({
-          TransactItems: [
-            { Update: serverUpdate },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: jobKey(from.jobId),
-                UpdateExpression: `ADD ${adds.join(', ')} SET updatedAt = :u`,
-                ...(guard ? { ConditionExpression: 'attribute_not_exists(#inf) OR #inf < :max' } : {}),
-                ExpressionAttributeNames: names,
-                ExpressionAttributeValues: values,
-              },
-            },
-          ],
-        }),
-      );
-    } catch (err) {
-      const reasons = err instanceof TransactionCanceledException ? (err.CancellationReasons ?? []) : [];
-      if (reasons[0]?.Code === 'ConditionalCheckFailed') throw new ConditionFailedError(`server ${from.serverId} is no longer ${from.status} at seq ${from.seq}`, { cause: err });
-      if (reasons[1]?.Code === 'ConditionalCheckFailed') throw new SlotsFullError(`job ${from.jobId} has ${options.maxInFlight} servers in flight`, { cause: err });
-      throw err;
-    }
-  }
 
-  async markCompleted(jobId: string, at: string): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET completedAt = :at',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(completedAt)',
-          ExpressionAttributeValues: { ':at': { S: at } },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
+    const adds: string[] = [];
+    const sets: string[] = ['updatedAt = :u'];
+    const removes: string[] = [];
+    const conditions: string[] = ['attribute_exists(pk)'];
+    const names: Record<string, string> = {};
+    const values: Record<string, AttributeValue> = { ':u': { S: moves[0]?.to.updatedAt ?? new Date().toISOString() } };
+    deltas.forEach(([state, delta], i) => {
+      adds.push(`#n${i} :d${i}`);
+      names[`#n${i}`] = `n_${state}`;
+      values[`:d${i}`] = { N: String(delta) };
+    });
+    if (job.inFlight !== 0) {
+      adds.push('inFlight :slot');
+      values[':slot'] = { N: String(job.inFlight) };
+    }
+    if (job.maxInFlight !== undefined) {
+      conditions.push('inFlight < :max');
+      values[':max'] = { N: String(job.maxInFlight) };
+    }
+    if (job.end) {
+      adds.push('remaining :ending');
+      values[':ending'] = { N: String(-job.end.servers) };
+      values[':k'] = { N: String(job.end.servers) };
+      const final = job.end.final;
+      if (!final) {
+        conditions.push('remaining > :k');
+      } else {
+        conditions.push('remaining = :k', final.stopBy === null ? 'attribute_not_exists(#stop)' : '#stop.#by = :stopBy');
+        names['#stop'] = 'stop';
+        if (final.stopBy !== null) {
+          names['#by'] = 'by';
+          values[':stopBy'] = { S: final.stopBy };
+        }
+        sets.push('finalStatus = :final', 'completedAt = :completed');
+        values[':final'] = { S: final.status };
+        values[':completed'] = { S: final.completedAt };
+        // Leaving the sparse index of live jobs is part of the same write.
+        removes.push('gsi2pk', 'gsi2sk');
+      }
+    }
+    const input: TransactWriteItemsCommandInput = {
+      TransactItems: [
+        ...serverUpdates.map((Update) => ({ Update })),
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: jobKey(job.jobId),
+            UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+            ConditionExpression: conditions.join(' AND '),
+            ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+            ExpressionAttributeValues: values,
+          },
+        },
+      ],
+    };
+    const jobIndex = serverUpdates.length;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(new TransactWriteItemsCommand(input));
+        return;
+      } catch (err) {
+        const reasons = err instanceof TransactionCanceledException ? (err.CancellationReasons ?? []) : [];
+        const lostAt = reasons.findIndex((r, i) => i < jobIndex && r.Code === 'ConditionalCheckFailed');
+        if (lostAt >= 0) throw lost(lostAt, err);
+        if (reasons[jobIndex]?.Code === 'ConditionalCheckFailed') {
+          if (job.maxInFlight !== undefined) throw new SlotsFullError(`job ${job.jobId} has ${job.maxInFlight} servers in flight`, { cause: err });
+          throw new JobMovedError(`job ${job.jobId} moved since it was read`, { cause: err });
+        }
+        if (reasons.some((r) => r.Code === 'TransactionConflict') && attempt + 1 < CONFLICT_TRIES) {
+          await sleep(jitter(attempt, CONFLICT_BASE_MS, CONFLICT_CAP_MS));
+          continue;
+        }
+        throw err;
+      }
     }
   }
 
@@ -386,7 +390,7 @@ export class DynamoJobStore implements JobStore {
           TableName: this.tableName,
           Key: jobKey(jobId),
           UpdateExpression: 'SET #stop = :stop, updatedAt = :u',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#stop)',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)',
           ExpressionAttributeNames: { '#stop': 'stop' },
           ExpressionAttributeValues: marshall({ ':stop': stop, ':u': stop.at }),
         }),
@@ -403,7 +407,7 @@ export class DynamoJobStore implements JobStore {
     if (query.marker !== undefined) {
       const marker = canonicalUuid(query.marker);
       if (!marker) throw new BadRequestError(`marker [${query.marker.slice(0, 64)}] not found`);
-      startKey = { pk: { S: `JOB#${jobId}` }, sk: { S: `${SERVER_PREFIX}${marker}` } };
+      startKey = serverKey(jobId, marker);
     }
     const items: ServerRecord[] = [];
     let more = false;
@@ -415,7 +419,7 @@ export class DynamoJobStore implements JobStore {
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
           ExpressionAttributeValues: {
-            ':pk': { S: `JOB#${jobId}` },
+            ':pk': { S: jobPk(jobId) },
             ':prefix': { S: SERVER_PREFIX },
             ...(query.status ? { ':st': { S: query.status } } : {}),
           },
@@ -433,23 +437,21 @@ export class DynamoJobStore implements JobStore {
     return { items, ...(more && last ? { nextMarker: last.serverId } : {}) };
   }
 
-  async listJobs(tenantId: string, principal: string, query: { limit: number; marker?: string }): Promise<Page<JobRecord>> {
+  async listJobs(tenantId: string, query: { limit: number; marker?: string }): Promise<Page<JobRecord>> {
     let startKey: Record<string, AttributeValue> | undefined;
     if (query.marker !== undefined) {
       const markerId = canonicalUuid(query.marker);
       const markerJob = markerId ? await this.getJob(markerId) : undefined;
-      if (!markerJob || markerJob.tenantId !== tenantId || markerJob.principal !== principal) {
-        throw new BadRequestError(`marker [${query.marker.slice(0, 64)}] not found`);
-      }
+      if (!markerJob || markerJob.tenantId !== tenantId) throw new BadRequestError(`marker [${query.marker.slice(0, 64)}] not found`);
       const item = jobToItem(markerJob);
       startKey = { pk: item.pk as AttributeValue, sk: item.sk as AttributeValue, gsi1pk: item.gsi1pk as AttributeValue, gsi1sk: item.gsi1sk as AttributeValue };
     }
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
-        IndexName: OWNER_INDEX,
-        KeyConditionExpression: 'gsi1pk = :o',
-        ExpressionAttributeValues: { ':o': { S: ownerKey(tenantId, principal) } },
+        IndexName: PROJECT_INDEX,
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': { S: projectKey(tenantId) } },
         ScanIndexForward: false,
         Limit: query.limit,
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
@@ -459,31 +461,111 @@ export class DynamoJobStore implements JobStore {
     const last = items[items.length - 1];
     return { items, ...(out.LastEvaluatedKey && last ? { nextMarker: last.jobId } : {}) };
   }
+
+  async listLiveJobs(query: { limit: number; marker?: string }): Promise<Page<JobRecord>> {
+    let startKey: Record<string, AttributeValue> | undefined;
+    if (query.marker !== undefined) {
+      const markerJob = await this.getJob(query.marker);
+      if (markerJob && !markerJob.finalStatus) {
+        startKey = { ...jobKey(markerJob.jobId), gsi2pk: { S: LIVE }, gsi2sk: { S: `${markerJob.deadline}#${markerJob.jobId}` } };
+      }
+    }
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: LIVE_INDEX,
+        KeyConditionExpression: 'gsi2pk = :live',
+        ExpressionAttributeValues: { ':live': { S: LIVE } },
+        Limit: query.limit,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    // The index is eventually consistent: a job that just ended may still show; callers read it again.
+    const items = (out.Items ?? []).map(itemToJob);
+    const last = items[items.length - 1];
+    return { items, ...(out.LastEvaluatedKey && last ? { nextMarker: last.jobId } : {}) };
+  }
+
+  async lockServers(tenantId: string, jobId: string, serverIds: string[], takenAt: string, expiresAt: number): Promise<ServerLock[]> {
+    const held: ServerLock[] = [];
+    await inParallel(serverIds, WRITE_CONCURRENCY * 2, async (serverId) => {
+      const lock: ServerLock = { tenantId, serverId, jobId, takenAt, expiresAt };
+      // Twice at most: a lock released between our refused write and our read is taken on the second.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          await this.client.send(
+            new PutItemCommand({
+              TableName: this.tableName,
+              Item: marshall({ ...lock, pk: lockPk(tenantId, serverId), sk: LOCK_SK }),
+              ConditionExpression: 'attribute_not_exists(pk) OR jobId = :job',
+              ExpressionAttributeValues: { ':job': { S: jobId } },
+            }),
+          );
+          return;
+        } catch (err) {
+          if (!(err instanceof ConditionalCheckFailedException)) throw err;
+          const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: lockKey(tenantId, serverId), ConsistentRead: true }));
+          if (out.Item) {
+            held.push(itemToLock(out.Item));
+            return;
+          }
+        }
+      }
+      throw new StoreUnavailableError(`the lock of server ${serverId} changed hands twice while it was taken`);
+    });
+    return held;
+  }
+
+  async takeOverServerLock(stale: ServerLock, jobId: string, takenAt: string, expiresAt: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall({ tenantId: stale.tenantId, serverId: stale.serverId, jobId, takenAt, expiresAt, pk: lockPk(stale.tenantId, stale.serverId), sk: LOCK_SK }),
+          ConditionExpression: 'jobId = :stale AND takenAt = :staleAt',
+          ExpressionAttributeValues: { ':stale': { S: stale.jobId }, ':staleAt': { S: stale.takenAt } },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async releaseServerLock(tenantId: string, serverId: string, jobId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: lockKey(tenantId, serverId),
+          ConditionExpression: 'jobId = :job',
+          ExpressionAttributeValues: { ':job': { S: jobId } },
+        }),
+      );
+    } catch (err) {
+      // Not ours (any more): another job took it over, or it was released already.
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
 }
 
-/** Attributes a transition writes in full (the rest of the record never changes after submission). */
-const MUTABLE: (keyof ServerRecord)[] = [
-  'status', 'seq', 'attempts', 'updatedAt', 'lastHttpStatus', 'faultName', 'faultMessage', 'computeRequestIds',
-  'claimedUntil', 'attemptRequestId', 'attemptStartedAt', 'uncertain', 'nextCheckAt', 'novaState', 'acceptedAt', 'endedAt',
-  'waitingForSlotSince',
-];
-
-/** The UpdateItem parts that set `to`'s mutable attributes and remove the ones it lacks. */
-function transitionUpdate(to: ServerRecord): { expression: string; names: Record<string, string>; values: Record<string, AttributeValue> } {
-  const names: Record<string, string> = {};
-  const values: Record<string, AttributeValue> = {};
-  const set: string[] = [];
-  const remove: string[] = [];
-  MUTABLE.forEach((attr, i) => {
-    names[`#a${i}`] = attr;
-    const v = to[attr];
-    if (v === undefined) remove.push(`#a${i}`);
-    else {
-      set.push(`#a${i} = :a${i}`);
-      values[`:a${i}`] = marshall({ v }, { removeUndefinedValues: true }).v as AttributeValue;
+/** Runs `fn` over `items` with at most `concurrency` calls in flight; the first failure is thrown after all settle. */
+async function inParallel<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= err;
+      }
     }
-  });
-  return { expression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`, names, values };
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  if (failure !== undefined) throw failure;
 }
 
 /** Creates the table (and its TTL) if it does not exist: the local stack's set-up. */
@@ -499,9 +581,9 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }
-  await client.send(
-    new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }),
-  ).catch(() => {
-    // DynamoDB Local accepts TTL settings but never expires items; nothing depends on it locally.
-  });
+  await client
+    .send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }))
+    .catch(() => {
+      // DynamoDB Local accepts TTL settings but never expires items; nothing depends on it locally.
+    });
 }

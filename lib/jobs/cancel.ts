@@ -1,19 +1,23 @@
 /**
- * Cancelling a job: no server not yet submitted is submitted any more; rebuilds already accepted
- * by Nova are followed to their end. The job ends CANCELLED when its last server ends.
+ * Cancelling a job: no server not yet submitted is submitted any more; rebuilds the cloud already
+ * accepted (or may have: an attempt whose outcome is unknown) are followed to their end. The job
+ * ends when its last server does, CANCELLED when any was cancelled.
  */
-import { BadRequestError, ConditionFailedError, ConflictError } from '../errors.js';
-import { loadJob } from './views.js';
-import { type JobRecord, type ServerState, endedCount } from './model.js';
+import { BadRequestError, ConflictError } from '../errors.js';
+import type { Caller } from './grants.js';
+import type { ServerLife } from './lifecycle.js';
+import type { JobRecord, ServerRecord } from './model.js';
 import type { JobStore } from './ports.js';
-import type { Caller } from './submit.js';
+import { loadJob } from './views.js';
 
 /**
  * How long the API spends cancelling waiting servers itself, so the job shows them CANCELLED at
  * once. 10 s stays well inside API Gateway's 30 s; servers left over are cancelled by the worker
- * when their next message arrives (within SQS's 15-minute maximum delay).
+ * when their next message arrives, or by the sweeper.
  */
 export const CANCEL_BUDGET_MS = 10_000;
+/** Servers read per page while cancelling. */
+const PAGE = 500;
 
 /** Reads `{"cancel": null}` as Nova reads an action body. */
 export function parseJobAction(body: unknown): 'cancel' {
@@ -21,7 +25,7 @@ export function parseJobAction(body: unknown): 'cancel' {
     const keys = Object.keys(body);
     if (keys.length === 1 && keys[0] === 'cancel') {
       if ((body as { cancel: unknown }).cancel !== null) {
-        throw new BadRequestError("Invalid input for field/attribute cancel. The value must be null: {\"cancel\": null}");
+        throw new BadRequestError('Invalid input for field/attribute cancel. The value must be null: {"cancel": null}');
       }
       return 'cancel';
     }
@@ -30,34 +34,33 @@ export function parseJobAction(body: unknown): 'cancel' {
   throw new BadRequestError('Malformed request body: send {"cancel": null}');
 }
 
-/** Cancels a job the caller may see; returns it as it stands afterwards. */
-export async function cancelJob(store: JobStore, caller: Caller, jobId: string, now: () => Date): Promise<JobRecord> {
-  const job = await loadJob(store, caller, jobId);
-  if (endedCount(job.counts) >= job.total) throw new ConflictError(`Rebuild job ${jobId} has already ended; there is nothing to cancel.`);
-  await store.setStop(jobId, { by: 'cancel', at: now().toISOString(), reason: `Cancelled by ${caller.principal}.` });
-  const until = Date.now() + CANCEL_BUDGET_MS;
-  for (const status of ['QUEUED', 'RETRY_WAIT'] as ServerState[]) {
+/** Servers that have not been sent and cannot be in the cloud: cancelling them is safe. */
+export function isUnsent(s: ServerRecord): boolean {
+  return (s.status === 'QUEUED' || s.status === 'RETRY_WAIT') && !s.uncertain;
+}
+
+/** Ends the job's unsent servers CANCELLED (the job already stopped), within `until`; returns the job as left. */
+export async function cancelUnsent(store: JobStore, life: ServerLife, job: JobRecord, reason: string, until: number): Promise<JobRecord> {
+  let current = job;
+  for (const status of ['QUEUED', 'RETRY_WAIT'] as const) {
     let marker: string | undefined;
     do {
-      const page = await store.listServers(jobId, { limit: 100, status, ...(marker ? { marker } : {}) });
-      await Promise.all(
-        page.items
-          // An attempt whose outcome is unknown may be running in Nova: the worker finds out first.
-          .filter((s) => !s.uncertain)
-          .map(async (s) => {
-            const at = now().toISOString();
-            const { nextCheckAt: _next, ...rest } = s;
-            try {
-              await store.transition(s, { ...rest, status: 'CANCELLED', seq: s.seq + 1, updatedAt: at, endedAt: at, faultName: 'cancelled', faultMessage: `Cancelled by ${caller.principal}.` });
-            } catch (err) {
-              if (!(err instanceof ConditionFailedError)) throw err; // the worker moved it first
-            }
-          }),
-      );
+      const page = await store.listServers(job.jobId, { limit: PAGE, status, ...(marker ? { marker } : {}) });
+      const items = page.items.filter(isUnsent).map((from) => ({ from, change: { status: 'CANCELLED' as const, faultName: 'cancelled', faultMessage: reason } }));
+      if (items.length) current = (await life.moveMany(current, items)).job;
       marker = page.nextMarker;
     } while (marker && Date.now() < until);
   }
-  const after = (await store.getJob(jobId)) ?? job;
-  if (endedCount(after.counts) >= after.total) await store.markCompleted(jobId, now().toISOString());
-  return (await store.getJob(jobId)) ?? after;
+  return current;
+}
+
+/** Cancels a job the caller may see; returns it as it stands afterwards. */
+export async function cancelJob(store: JobStore, life: ServerLife, caller: Caller, jobId: string, now: () => Date): Promise<JobRecord> {
+  const job = await loadJob(store, caller, jobId);
+  if (job.finalStatus) throw new ConflictError(`Rebuild job ${jobId} has already ended; there is nothing to cancel.`);
+  const reason = `Cancelled by ${caller.principal}.`;
+  await store.setStop(jobId, { by: 'cancel', at: now().toISOString(), reason });
+  const stopped = (await store.getJob(jobId)) ?? job;
+  await cancelUnsent(store, life, stopped, stopped.stop?.reason ?? reason, Date.now() + CANCEL_BUDGET_MS);
+  return (await store.getJob(jobId)) ?? stopped;
 }

@@ -13,7 +13,8 @@ const envelope = z.strictObject({
   v: z.literal(MESSAGE_VERSION),
   jobId: z.uuid(),
   tenantId: z.string().min(1).max(255),
-  serverId: z.uuid(),
+  // Any 32 hex digits, as Nova's uuid format takes them (z.uuid() would refuse ids that are not RFC 4122 versions).
+  serverId: z.guid(),
   microversion: z.string(),
   maxAttempts: z.number().int().min(1),
   deadline: z.iso.datetime(),

@@ -1,6 +1,6 @@
 /**
- * Jobs and server records: their states, the records the store keeps, and the job's status as it
- * follows from the per-state counts.
+ * Jobs and server records: their states and the records the store keeps. How a record moves from
+ * one state to another, and what that does to its job, is the server's life (`lifecycle.ts`).
  */
 import type { JobOptions } from '../request/job-request.js';
 
@@ -18,7 +18,21 @@ export type ServerState = (typeof SERVER_STATES)[number];
 
 export const TERMINAL_SERVER_STATES: readonly ServerState[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
-export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'CANCELLED';
+/** True for the three ends. */
+export function isTerminal(status: ServerState): boolean {
+  return TERMINAL_SERVER_STATES.includes(status);
+}
+
+/** States that hold one of the job's in-flight slots: between the claim and the end. */
+export const IN_FLIGHT_STATES: readonly ServerState[] = ['SUBMITTING', 'ACCEPTED', 'REBUILDING'];
+
+/** A job's final status: written once, with `completedAt`, by the transition that ends its last server. */
+export type FinalJobStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'CANCELLED';
+
+/** The job's status as the API shows it. QUEUED and RUNNING follow from the counts. */
+export type JobStatus = 'QUEUED' | 'RUNNING' | FinalJobStatus;
+
+export const FINAL_JOB_STATUSES: readonly FinalJobStatus[] = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED'];
 
 export type Counts = Record<ServerState, number>;
 
@@ -27,11 +41,15 @@ export function zeroCounts(): Counts {
   return Object.fromEntries(SERVER_STATES.map((s) => [s, 0])) as Counts;
 }
 
+/** Servers that ended, of every kind. */
+export function endedCount(counts: Counts): number {
+  return counts.SUCCEEDED + counts.FAILED + counts.CANCELLED;
+}
+
 /**
- * How far the submit function got. IN_PROGRESS: records and messages being written (reported
- * INTERRUPTED once past the deadline: the function died midway); COMPLETE: every message sent;
- * INCOMPLETE: the store or queue failed after retries, and the servers left unsent were marked
- * FAILED (`notQueued`) so the job still ends.
+ * How far the submit function got. IN_PROGRESS: messages being sent (reported INTERRUPTED once past
+ * the deadline: the function died midway); COMPLETE: every message sent; INCOMPLETE: the queue
+ * failed after retries, and the servers left unsent were ended FAILED (`notQueued`).
  */
 export type SubmissionState = 'IN_PROGRESS' | 'COMPLETE' | 'INCOMPLETE';
 
@@ -47,20 +65,27 @@ export interface Submission {
 export interface JobRecord {
   jobId: string;
   tenantId: string;
-  /** The IAM principal (ARN) that submitted it; only it can see the job. */
-  principal: string;
+  /** The principal that submitted it, as API Gateway named it (for audit); every principal granted the project sees the job. */
+  createdBy: string;
   kind: 'bulk' | 'single';
   createdAt: string;
   updatedAt: string;
   total: number;
   counts: Counts;
+  /** Servers not yet ended: `total` less the ended counts, kept as its own counter so the last end is known in one write. */
+  remaining: number;
+  /** Servers between claim and end (IN_FLIGHT_STATES); a claim is conditional on it staying under maxInFlight. */
+  inFlight: number;
   options: JobOptions;
+  /** When every server must have ended: submission time plus the job's deadlineSeconds. */
+  deadline: string;
   rebuild: Record<string, unknown>;
   submission: Submission;
   idempotencyKey?: string;
-  /** Set when no more servers may be submitted: cancelled by its caller, or the failure threshold tripped. */
+  /** Set when no more servers may be submitted: cancelled by a caller, or the failure threshold tripped. */
   stop?: JobStop;
-  /** When the last server ended. */
+  /** Set, with `completedAt`, in the write that ended the last server. */
+  finalStatus?: FinalJobStatus;
   completedAt?: string;
   /** Epoch seconds: DynamoDB's TTL deletes the job and its servers after this. */
   expiresAt: number;
@@ -72,10 +97,25 @@ export interface JobStop {
   reason: string;
 }
 
+/**
+ * What the worker knows of an attempt whose outcome it could not learn (no answer, a 5xx that may
+ * come after Nova acted, a worker that died mid-call): kept until the cloud gives a definite answer.
+ */
+export interface Uncertainty {
+  /** Our clock: when the first attempt whose outcome is unknown was sent. */
+  since: string;
+  /** Our clock: when the last such attempt was sent; an answer of "absent" is final only a while after it. */
+  lastAttemptAt: string;
+  /** Nova's own request ids of those attempts' answers, where it gave one (a 500 has one; a proxy's 504 none). */
+  novaRequestIds: string[];
+}
+
 /** One server's record. */
 export interface ServerRecord {
   jobId: string;
   serverId: string;
+  /** The job's project (tenant): the server lock is per project and server. */
+  tenantId: string;
   /** Position in the request, so lists and errors can name the item. */
   index: number;
   status: ServerState;
@@ -83,11 +123,15 @@ export interface ServerRecord {
   imageId: string;
   /** Redacted per-server fields (overrides of the shared request). */
   rebuild: Record<string, unknown>;
+  /** Rebuild calls that may have reached the cloud: what `maxAttempts` counts. */
   attempts: number;
+  /** Every try, requests that certainly never left included: what the backoff grows with. */
+  tries: number;
   createdAt: string;
   updatedAt: string;
   lastHttpStatus?: number;
   faultName?: string;
+  /** Scrubbed of the request's secrets before it was written (request/secrets.ts). */
   faultMessage?: string;
   computeRequestIds?: string[];
   expiresAt: number;
@@ -99,14 +143,20 @@ export interface ServerRecord {
   seq: number;
   /** While SUBMITTING: the claim's end. A claim past it belongs to a worker that died. */
   claimedUntil?: string;
-  /** `X-Openstack-Request-Id` we sent with the last rebuild attempt, and when. */
+  /** `X-Openstack-Request-Id` we sent with the last rebuild attempt, and when (our clock). */
   attemptRequestId?: string;
   attemptStartedAt?: string;
-  /** The last attempt's outcome is unknown (timeout, reset): ask Nova before sending again. */
-  uncertain?: boolean;
-  /** When the next attempt or check is due (RETRY_WAIT, following). */
+  /** The server was seen in the job's project (its `tenant_id`) before the first rebuild call. */
+  projectChecked?: boolean;
+  /** Nova's `updated` of the server when it was checked (Nova's clock): no rebuild of ours started before it. */
+  baselineUpdated?: string;
+  /** Set while an attempt's outcome is unknown: the cloud is asked before anything is sent again. */
+  uncertain?: Uncertainty;
+  /** Some attempt of this server had an unknown outcome: a later "busy rebuilding" answer may be ours running. */
+  everUncertain?: boolean;
+  /** When the next attempt or check is due (our clock); the sweeper ends a server long past it. */
   nextCheckAt?: string;
-  /** Nova's view at the last follow-up: status/task_state. */
+  /** Nova's view at the last look: status/task_state. */
   novaState?: string;
   acceptedAt?: string;
   endedAt?: string;
@@ -114,22 +164,24 @@ export interface ServerRecord {
   waitingForSlotSince?: string;
 }
 
-/** States that hold one of the job's in-flight slots: between the claim and the end. */
-export const IN_FLIGHT_STATES: readonly ServerState[] = ['SUBMITTING', 'ACCEPTED', 'REBUILDING'];
+/** The job's status, from its final status or, while it runs, its counts. */
+export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop' | 'finalStatus'>): JobStatus {
+  if (job.finalStatus) return job.finalStatus;
+  return job.counts.QUEUED === job.total && !job.stop ? 'QUEUED' : 'RUNNING';
+}
 
-/** The job's status, from its counts and flags: no extra write is needed when a server ends. */
-export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop'>): JobStatus {
-  const { counts, total } = job;
-  const ended = counts.SUCCEEDED + counts.FAILED + counts.CANCELLED;
-  if (ended < total) return counts.QUEUED === total && !job.stop ? 'QUEUED' : 'RUNNING';
+/** The final status of a job whose servers all ended with these counts. */
+export function finalStatusOf(counts: Counts, total: number, stop: JobStop | undefined): FinalJobStatus {
   if (counts.SUCCEEDED === total) return 'SUCCEEDED';
-  if (job.stop?.by === 'threshold') return 'FAILED';
-  if (job.stop?.by === 'cancel' && counts.CANCELLED > 0) return 'CANCELLED';
+  if (stop?.by === 'threshold') return 'FAILED';
+  if (stop?.by === 'cancel' && counts.CANCELLED > 0) return 'CANCELLED';
   if (counts.SUCCEEDED === 0) return counts.FAILED > 0 ? 'FAILED' : 'CANCELLED';
   return 'PARTIAL';
 }
 
-/** Servers that ended, of every kind. */
-export function endedCount(counts: Counts): number {
-  return counts.SUCCEEDED + counts.FAILED + counts.CANCELLED;
-}
+/**
+ * How long after creation an unfinished submission is reported INTERRUPTED, and how long a server
+ * lock taken by a submission holds before its job exists: longer than the API function can live
+ * (API Gateway ends every request at 30 s), so a live submission's never lapses.
+ */
+export const SUBMIT_WINDOW_SECONDS = 60;

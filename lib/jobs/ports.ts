@@ -1,9 +1,9 @@
 /**
- * The ports the use cases need. Adapters in `lib/aws/` implement them against DynamoDB and
- * SQS; unit tests pass in-memory ones through the same seam.
+ * The ports the use cases need. Adapters in `lib/aws/` implement them against DynamoDB and SQS;
+ * unit tests pass in-memory ones through the same seam.
  */
-import type { JobRecord, JobStop, ServerRecord, ServerState, Submission } from './model.js';
 import type { RebuildMessage } from './message.js';
+import type { FinalJobStatus, JobRecord, JobStop, ServerRecord, ServerState, Submission } from './model.js';
 
 /** The idempotency claim: one per (tenant, principal, key), kept 24 h. */
 export interface IdempotencyRecord {
@@ -15,17 +15,14 @@ export interface IdempotencyRecord {
   expiresAt: number;
 }
 
-/** A claim found every in-flight slot of the job taken (transition with maxInFlight). */
-export class SlotsFullError extends Error {
-  override readonly name = 'SlotsFullError';
-}
-
-/** Thrown by createJob when the idempotency scope is already claimed. */
-export class IdempotencyClaimedError extends Error {
-  override readonly name = 'IdempotencyClaimedError';
-  constructor(readonly existing: IdempotencyRecord) {
-    super('idempotency key already used');
-  }
+/** Which live job holds a server of a project (one rebuild per server at a time, across jobs). */
+export interface ServerLock {
+  tenantId: string;
+  serverId: string;
+  jobId: string;
+  /** When it was taken: a lock of a submission that died before its job was written lapses after the submit window. */
+  takenAt: string;
+  expiresAt: number;
 }
 
 export interface Page<T> {
@@ -34,34 +31,63 @@ export interface Page<T> {
   nextMarker?: string;
 }
 
+/**
+ * Servers' moves as the store writes them, in one transaction: each server record, conditional on
+ * the `seq` and status it was read with, and the job item's counters. Built only by
+ * `lifecycle.ts`. At most MAX_MOVES_PER_WRITE moves (DynamoDB takes 100 items a transaction, one
+ * of them the job).
+ */
+export interface StoredTransition {
+  moves: { from: ServerRecord; to: ServerRecord }[];
+  job: {
+    jobId: string;
+    /** How each per-state counter moves (states that do not move are absent). */
+    counts: Partial<Record<ServerState, number>>;
+    /** How the job's in-flight count moves. */
+    inFlight: number;
+    /** A claim (inFlight +1) fails with SlotsFullError when the job already has this many. */
+    maxInFlight?: number;
+    /**
+     * Set when servers end: `servers` of them. Without `final` the write is conditional on more
+     * than `servers` remaining; with it, on exactly `servers` remaining and on the stop read, and
+     * the job's final status and completedAt are written in the same transaction.
+     */
+    end?: { servers: number; final?: { status: FinalJobStatus; completedAt: string; stopBy: JobStop['by'] | null } };
+  };
+}
+
+/** The most server moves one transition writes. */
+export const MAX_MOVES_PER_WRITE = 99;
+
 export interface JobStore {
   /** Writes the job (and the idempotency claim, atomically with it). */
   createJob(job: JobRecord, idempotency?: IdempotencyRecord): Promise<void>;
-  /** Writes server records in batches; throws StoreUnavailableError if some could not be written. */
+  /** Writes new server records in batches; throws StoreUnavailableError if some could not be written. */
   putServers(servers: ServerRecord[]): Promise<void>;
   /** Records how far submission got. */
   setSubmission(jobId: string, submission: Submission): Promise<void>;
-  /**
-   * Marks servers whose message was never sent FAILED with the given fault, moving the counts.
-   * Only called for records no message exists for, so no worker can be moving them.
-   */
-  markNotQueued(job: JobRecord, servers: ServerRecord[], faultName: string, message: string): Promise<void>;
   getJob(jobId: string): Promise<JobRecord | undefined>;
   getIdempotency(scope: string): Promise<IdempotencyRecord | undefined>;
-  listServers(jobId: string, query: { limit: number; marker?: string; status?: ServerState }): Promise<Page<ServerRecord>>;
-  listJobs(tenantId: string, principal: string, query: { limit: number; marker?: string }): Promise<Page<JobRecord>>;
   getServer(jobId: string, serverId: string): Promise<ServerRecord | undefined>;
+  listServers(jobId: string, query: { limit: number; marker?: string; status?: ServerState }): Promise<Page<ServerRecord>>;
+  /** A project's jobs, newest first. */
+  listJobs(tenantId: string, query: { limit: number; marker?: string }): Promise<Page<JobRecord>>;
+  /** Jobs that have not ended, for the sweeper. */
+  listLiveJobs(query: { limit: number; marker?: string }): Promise<Page<JobRecord>>;
   /**
-   * Moves a server record from the state it was read in (`from`: its seq and status) to `to`,
-   * moving the job's per-state counters in the same transaction. Throws ConditionFailedError
-   * when the record is no longer as read: another delivery got there first. With `maxInFlight`,
-   * a move into an in-flight state (a claim) throws SlotsFullError when the job has that many.
+   * Writes servers' moves (see StoredTransition). Throws MoveLostError (naming which move) when a
+   * record is no longer as read, SlotsFullError when a claim finds every slot taken, and
+   * JobMovedError when the job's remaining count or stop is no longer as read (read it again).
    */
-  transition(from: ServerRecord, to: ServerRecord, options?: { maxInFlight?: number }): Promise<void>;
-  /** Stamps the job's end, once; true if this call stamped it. */
-  markCompleted(jobId: string, at: string): Promise<boolean>;
-  /** Stops further submissions (cancel or failure threshold), once; false if already stopped. */
+  applyTransition(t: StoredTransition): Promise<void>;
+  /** Stops further submissions (cancel or failure threshold), once; false if already stopped or ended. */
   setStop(jobId: string, stop: JobStop): Promise<boolean>;
+  /** Takes each server's lock for the job where it is free; returns the locks other jobs hold. */
+  lockServers(tenantId: string, jobId: string, serverIds: string[], takenAt: string, expiresAt: number): Promise<ServerLock[]>;
+  /** Takes a lock over from a holder found stale; false when the lock changed meanwhile. */
+  takeOverServerLock(stale: ServerLock, jobId: string, takenAt: string, expiresAt: number): Promise<boolean>;
+  /** Releases the lock if this job holds it. */
+  releaseServerLock(tenantId: string, serverId: string, jobId: string): Promise<void>;
 }
 
 export interface RebuildQueue {

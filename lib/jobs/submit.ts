@@ -1,25 +1,25 @@
 /**
- * Submitting a job: the idempotency check, the records, then the messages. Records are written
- * before any message is sent, so a worker never meets a server it has no record of; a failure
- * midway is written down on the job so the caller can see what happened and the job still ends.
+ * Submitting a job, in an order that never leaves half a job behind: the server records first
+ * (invisible without their job), then the servers' locks (a server in another live job of the
+ * project refuses the submission), then the job with its idempotency claim in one write, then the
+ * messages. A failure before the job is written leaves nothing anyone sees; a failure after it is
+ * written down on the job, and its servers end.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { ConflictError, QueueUnavailableError, ServiceUnavailableError, StoreUnavailableError } from '../errors.js';
+import { ConflictError, IdempotencyClaimedError, QueueUnavailableError, ServiceUnavailableError } from '../errors.js';
 import type { JobRequest } from '../request/job-request.js';
-import { type JobRecord, type ServerRecord, zeroCounts } from './model.js';
-import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type RebuildQueue } from './ports.js';
+import { redactRebuild } from '../request/secrets.js';
+import type { Caller } from './grants.js';
+import type { ServerLife } from './lifecycle.js';
+import { lockServers, releaseServers } from './locks.js';
 import { MESSAGE_VERSION, type RebuildMessage } from './message.js';
-import { redactRebuild } from '../request/rebuild-schema.js';
-
-/** Who is calling: the tenant in the path and the IAM principal API Gateway authenticated. */
-export interface Caller {
-  tenantId: string;
-  principal: string;
-}
+import { type JobRecord, type ServerRecord, SUBMIT_WINDOW_SECONDS, zeroCounts } from './model.js';
+import type { IdempotencyRecord, JobStore, RebuildQueue, ServerLock } from './ports.js';
 
 export interface SubmitDeps {
   store: JobStore;
   queue: RebuildQueue;
+  life: ServerLife;
   now: () => Date;
   newId?: () => string;
   retentionDays: number;
@@ -32,15 +32,17 @@ export interface SubmitInput {
   idempotencyKey?: string;
 }
 
-/**
- * How long after creation an unfinished submission is reported INTERRUPTED: longer than the API
- * function can live (API Gateway ends every request at 30 s), so a live one never is.
- */
-export const SUBMIT_WINDOW_SECONDS = 60;
 /** How long an Idempotency-Key holds (the contract: 24 h). */
 export const IDEMPOTENCY_SECONDS = 24 * 3600;
 /** Idempotency keys are the caller's free text; this bounds what we hash and store about them. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+/**
+ * How long the submit path spends ending servers whose message could not be sent, so the job shows
+ * them FAILED at once: 10 s stays well inside API Gateway's 30 s; the sweeper ends any left over.
+ */
+const NOT_QUEUED_BUDGET_MS = 10_000;
+/** How many of the servers held by other jobs a 409 names (the rest are counted). */
+const LISTED_CONFLICTS = 20;
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -73,7 +75,7 @@ export function requestFingerprint(kind: string, request: JobRequest): string {
 }
 
 function idempotencyScope(caller: Caller, key: string): string {
-  return sha256(`${caller.tenantId}\u0000${caller.principal}\u0000${key}`);
+  return sha256(`${caller.tenantId}\u0000${caller.principalKey}\u0000${key}`);
 }
 
 async function existingJob(deps: SubmitDeps, claim: IdempotencyRecord, fingerprint: string): Promise<JobRecord | undefined> {
@@ -83,6 +85,19 @@ async function existingJob(deps: SubmitDeps, claim: IdempotencyRecord, fingerpri
     );
   }
   return deps.store.getJob(claim.jobId);
+}
+
+/** The 409 for servers other live jobs hold. */
+function heldElsewhere(conflicts: ServerLock[]): ConflictError {
+  const jobs = [...new Set(conflicts.map((c) => c.jobId))];
+  const listed = conflicts.slice(0, LISTED_CONFLICTS).map((c) => `${c.serverId} (job ${c.jobId})`);
+  const more = conflicts.length - listed.length;
+  const err = new ConflictError(
+    `${conflicts.length} of the servers ${conflicts.length === 1 ? 'is' : 'are'} being rebuilt by another live job of this project, and a server is rebuilt by one job at a time: ${listed.join(', ')}${more > 0 ? ` and ${more} more` : ''}. Wait for ${jobs.length === 1 ? 'that job' : 'those jobs'} to end, cancel ${jobs.length === 1 ? 'it' : 'them'}, or leave these servers out.`,
+  );
+  err.extra.conflicts = conflicts.slice(0, LISTED_CONFLICTS).map((c) => ({ serverId: c.serverId, jobId: c.jobId }));
+  if (more > 0) err.extra.conflictCount = conflicts.length;
+  return err;
 }
 
 /** Submits a validated job; returns it and whether it was created now (false: an idempotent replay). */
@@ -106,18 +121,45 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
   const jobId = (deps.newId ?? randomUUID)();
   const createdAt = now.toISOString();
   const expiresAt = nowSeconds + deps.retentionDays * 86400;
+  const deadline = new Date(now.getTime() + request.options.deadlineSeconds * 1000).toISOString();
+  const total = request.servers.length;
+  const records: ServerRecord[] = request.servers.map((s, index) => ({
+    jobId,
+    serverId: s.id,
+    tenantId: caller.tenantId,
+    index,
+    status: 'QUEUED',
+    imageId: s.rebuild.imageRef,
+    rebuild: redactRebuild(s.overrides),
+    attempts: 0,
+    tries: 0,
+    createdAt,
+    updatedAt: createdAt,
+    nextCheckAt: createdAt,
+    expiresAt,
+    seq: 0,
+  }));
+  await deps.life.create(records);
+
+  const serverIds = records.map((r) => r.serverId);
+  const conflicts = await lockServers(deps.store, caller.tenantId, jobId, serverIds, now, expiresAt);
+  if (conflicts.length > 0) throw heldElsewhere(conflicts);
+
   const counts = zeroCounts();
-  counts.QUEUED = request.servers.length;
+  counts.QUEUED = total;
   const job: JobRecord = {
     jobId,
     tenantId: caller.tenantId,
-    principal: caller.principal,
+    createdBy: caller.principal,
     kind: input.kind,
     createdAt,
     updatedAt: createdAt,
-    total: request.servers.length,
+    total,
     counts,
+    remaining: total,
+    inFlight: 0,
     options: request.options,
+    deadline,
     rebuild: redactRebuild(request.shared),
     submission: { state: 'IN_PROGRESS', deadline: new Date(now.getTime() + SUBMIT_WINDOW_SECONDS * 1000).toISOString() },
     expiresAt,
@@ -126,6 +168,7 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
   try {
     await deps.store.createJob(job, claim && { ...claim, jobId });
   } catch (err) {
+    await releaseServers(deps.store, caller.tenantId, jobId, serverIds);
     // Another request with the same key won the race: answer as if we had arrived second.
     if (err instanceof IdempotencyClaimedError) {
       const other = await existingJob(deps, err.existing, fingerprint);
@@ -134,20 +177,6 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     throw err;
   }
 
-  const records: ServerRecord[] = request.servers.map((s, index) => ({
-    jobId,
-    serverId: s.id,
-    index,
-    status: 'QUEUED',
-    imageId: s.rebuild.imageRef,
-    rebuild: redactRebuild(s.overrides),
-    attempts: 0,
-    createdAt,
-    updatedAt: createdAt,
-    expiresAt,
-    seq: 0,
-  }));
-  const deadline = new Date(now.getTime() + request.options.deadlineSeconds * 1000).toISOString();
   const messages: RebuildMessage[] = request.servers.map((s) => ({
     v: MESSAGE_VERSION,
     jobId,
@@ -160,15 +189,11 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     phase: 'attempt',
     rebuild: s.rebuild,
   }));
-
-  let sent: ReadonlySet<string> = new Set();
   try {
-    await deps.store.putServers(records);
     await deps.queue.send(messages);
   } catch (err) {
-    if (!(err instanceof StoreUnavailableError || err instanceof QueueUnavailableError)) throw err;
-    if (err instanceof QueueUnavailableError) sent = err.sentServerIds;
-    await recordIncomplete(deps, job, records, sent, err);
+    if (!(err instanceof QueueUnavailableError)) throw err;
+    return recordNotQueued(deps, job, records, err);
   }
   job.submission = { ...job.submission, state: 'COMPLETE' };
   await deps.store.setSubmission(jobId, job.submission);
@@ -176,28 +201,29 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
 }
 
 /**
- * Writes down a submission that stopped midway: servers without a message end FAILED
- * (`notQueued`), so the job ends when the sent ones do, and the job says what happened. Then
- * answers 503 naming the job. If even this write fails, the job stays IN_PROGRESS and is
- * reported INTERRUPTED once its submission window has passed.
+ * The queue failed midway: servers without a message end FAILED (`notQueued`), so the job ends
+ * when the sent ones do, and the job says what happened; then 503 naming the job. A server whose
+ * send was reported failed but went through has been claimed by a worker already: its move is
+ * refused by the state machine and it goes on.
  */
-async function recordIncomplete(
-  deps: SubmitDeps,
-  job: JobRecord,
-  records: ServerRecord[],
-  sent: ReadonlySet<string>,
-  cause: Error,
-): Promise<never> {
-  const unsent = records.filter((r) => !sent.has(r.serverId));
-  const what = cause instanceof QueueUnavailableError ? 'the queue' : 'the job store';
-  const message = `${what} failed after retries: ${sent.size} of ${job.total} servers were queued; the other ${unsent.length} were not and are marked FAILED (notQueued). Submit them again as a new job.`;
+async function recordNotQueued(deps: SubmitDeps, job: JobRecord, records: ServerRecord[], cause: QueueUnavailableError): Promise<never> {
+  const unsent = records.filter((r) => !cause.sentServerIds.has(r.serverId));
+  const sent = job.total - unsent.length;
+  const message = `the queue failed after retries: ${sent} of ${job.total} servers were queued; the other ${unsent.length} were not and end FAILED (notQueued). Submit them again as a new job.`;
   try {
-    await deps.store.markNotQueued(job, unsent, 'notQueued', `Not queued: ${what} was unavailable when the job was submitted.`);
+    let current = job;
+    const until = Date.now() + NOT_QUEUED_BUDGET_MS;
+    // One write of at most 99 servers at a time, within the budget; the sweeper ends any left over.
+    for (let i = 0; i < unsent.length && Date.now() < until; i += 99) {
+      const chunk = unsent.slice(i, i + 99).map((from) => ({
+        from,
+        change: { status: 'FAILED' as const, faultName: 'notQueued', faultMessage: 'Not queued: the queue was unavailable when the job was submitted.' },
+      }));
+      current = (await deps.life.moveMany(current, chunk)).job;
+    }
     await deps.store.setSubmission(job.jobId, { ...job.submission, state: 'INCOMPLETE', notQueued: unsent.length, message });
-    // No message went out: no worker will ever stamp this job's end, so it is stamped here.
-    if (sent.size === 0) await deps.store.markCompleted(job.jobId, deps.now().toISOString());
   } catch {
-    // Reported as INTERRUPTED from the job record after the submission window; nothing more to do here.
+    // The job stays IN_PROGRESS and is reported INTERRUPTED after its window; the sweeper ends what is left.
   }
   const err = new ServiceUnavailableError(`Rebuild job ${job.jobId} was created, but ${message}`, { cause });
   err.extra.jobId = job.jobId;

@@ -1,12 +1,12 @@
 /**
- * Reading jobs: one job (one read, whatever its size), its servers and the caller's jobs, shaped
- * as the API answers them. A job is visible only to the principal and tenant that created it;
- * to anyone else it does not exist.
+ * Reading jobs: one job (one read, whatever its size), its servers and the project's jobs, shaped
+ * as the API answers them. A job is visible to every principal granted its project (the API has
+ * checked the grant); in any other project it does not exist.
  */
 import { BadRequestError, JobNotFoundError } from '../errors.js';
 import { type JobRecord, type ServerRecord, type ServerState, SERVER_STATES, TERMINAL_SERVER_STATES, jobStatus } from './model.js';
 import type { JobStore, Page } from './ports.js';
-import type { Caller } from './submit.js';
+import type { Caller } from './grants.js';
 
 /** Nova's default page size for lists is 1,000 (`osapi_max_limit`); ours too. */
 export const MAX_PAGE_SIZE = 1000;
@@ -19,7 +19,7 @@ export interface Link {
 /** Loads a job the caller may see, or throws 404. */
 export async function loadJob(store: JobStore, caller: Caller, jobId: string): Promise<JobRecord> {
   const job = await store.getJob(jobId);
-  if (!job || job.tenantId !== caller.tenantId || job.principal !== caller.principal) throw new JobNotFoundError(jobId);
+  if (!job || job.tenantId !== caller.tenantId) throw new JobNotFoundError(jobId);
   return job;
 }
 
@@ -35,7 +35,7 @@ function submissionView(job: JobRecord, now: Date): Record<string, unknown> {
     return {
       state: 'INTERRUPTED',
       message:
-        'The submit function stopped before it had queued every server. Servers still QUEUED may never start: cancel the job and submit them again.',
+        "The submit function stopped before it had queued every server. Servers still QUEUED whose message was never sent end FAILED at the job's deadline: cancel the job to end them now, then submit them again.",
     };
   }
   const { deadline: _deadline, ...rest } = s;
@@ -53,8 +53,10 @@ export function jobView(job: JobRecord, baseUrl: string, now: Date): { rebuildJo
       status: jobStatus(job),
       total: job.total,
       counts: job.counts,
+      createdBy: job.createdBy,
       createdAt: job.createdAt,
       updatedAt: job.updatedAt,
+      deadline: job.deadline,
       ...(job.completedAt ? { completedAt: job.completedAt } : {}),
       ...(job.stop ? { stop: job.stop } : {}),
       options: job.options,
@@ -78,6 +80,7 @@ export function serverView(s: ServerRecord): Record<string, unknown> {
     attempts: s.attempts,
     ...(s.lastHttpStatus !== undefined ? { lastHttpStatus: s.lastHttpStatus } : {}),
     ...(s.faultName || s.faultMessage ? { fault: { name: s.faultName, message: s.faultMessage } } : {}),
+    ...(s.uncertain ? { uncertainSince: s.uncertain.since } : {}),
     computeRequestIds: s.computeRequestIds ?? [],
     ...(s.novaState ? { novaState: s.novaState } : {}),
     ...(s.nextCheckAt && !TERMINAL_SERVER_STATES.includes(s.status) ? { nextCheckAt: s.nextCheckAt } : {}),
@@ -134,8 +137,8 @@ export async function listJobServers(
   };
 }
 
-/** `{"rebuildJobs": [...], "rebuildJobs_links": [...]}`: the caller's jobs, newest first. */
-export async function listCallerJobs(
+/** `{"rebuildJobs": [...], "rebuildJobs_links": [...]}`: the project's jobs, newest first. */
+export async function listProjectJobs(
   store: JobStore,
   caller: Caller,
   query: { limit?: string; marker?: string },
@@ -143,7 +146,7 @@ export async function listCallerJobs(
   now: Date,
 ): Promise<Record<string, unknown>> {
   const limit = parseLimit(query.limit);
-  const page = await store.listJobs(caller.tenantId, caller.principal, { limit, ...(query.marker ? { marker: query.marker } : {}) });
+  const page = await store.listJobs(caller.tenantId, { limit, ...(query.marker ? { marker: query.marker } : {}) });
   return {
     rebuildJobs: page.items.map((j) => jobView(j, baseUrl, now).rebuildJob),
     rebuildJobs_links: pageLinks(`${baseUrl}/v2/${encodeURIComponent(caller.tenantId)}/rebuild-jobs`, { ...query, limit: String(limit) }, page),

@@ -35,6 +35,8 @@ export interface ComputeFault extends ComputeAnswer {
   message: string;
   /** From `Retry-After` (seconds or HTTP date) or the body's `retryAfter`, in milliseconds. */
   retryAfterMs?: number;
+  /** Keystone answered this fault before a token could be had: the Compute request was never sent. */
+  unsent?: boolean;
 }
 
 export type ComputeResult<T> = ComputeOk<T> | ComputeFault;
@@ -43,6 +45,8 @@ export type ComputeResult<T> = ComputeOk<T> | ComputeFault;
 export interface ServerView {
   id: string;
   status: string;
+  /** The project the server belongs to. */
+  tenant_id?: string;
   'OS-EXT-STS:task_state'?: string | null;
   'OS-EXT-STS:vm_state'?: string;
   image?: { id?: string } | string;

@@ -1,17 +1,19 @@
 /**
  * Reading an OpenStack answer that is not a success: status first, then the body's single
  * top-level key as the fault name, its message, and how long the cloud asks us to wait.
+ *
+ * Messages are the cloud's text, whole: they may quote the request's secrets (Nova's schema 400
+ * quotes the body), so nothing here cuts them — a cut could leave part of a secret that the
+ * scrubber would no longer recognise. The worker scrubs, then shortens (worker/cloud-text.ts).
  */
+import { collapseWhitespace } from '../request/secrets.js';
 import type { ComputeFault } from './compute.js';
 import { type HttpAnswer, type ResolvedOptions, firstHeader } from './transport.js';
-
-export const MAX_MESSAGE_CHARS = 1_000;
-const MAX_SNIPPET_CHARS = 200;
 
 /**
  * Reads a non-2xx answer: status first; then the body's single top-level key as the fault name
  * (`conflictingRequest`, `itemNotFound`, Keystone's `error`, ...) and its `message`; a body that is
- * not JSON gives the status line and a short sanitised snippet.
+ * not JSON gives the status line and the body's text without its markup.
  */
 export function parseFault(answer: HttpAnswer, options: ResolvedOptions): ComputeFault {
   const computeRequestId = firstHeader(answer.headers, 'x-compute-request-id') ?? firstHeader(answer.headers, 'x-openstack-request-id');
@@ -33,8 +35,8 @@ export function parseFault(answer: HttpAnswer, options: ResolvedOptions): Comput
     }
   }
   const statusLine = `${answer.status} ${answer.statusText}`.trim();
-  if (message === undefined || sanitise(message) === '') {
-    const excerpt = snippet(answer.text);
+  if (message === undefined || collapseWhitespace(message) === '') {
+    const excerpt = plainText(answer.text);
     message = excerpt === '' ? statusLine : `${statusLine}: ${excerpt}`;
   }
   const retryAfterMs = retryAfter(firstHeader(answer.headers, 'retry-after'), bodyRetryAfter, options);
@@ -42,7 +44,7 @@ export function parseFault(answer: HttpAnswer, options: ResolvedOptions): Comput
     ok: false,
     status: answer.status,
     ...(faultName !== undefined ? { faultName } : {}),
-    message: sanitise(message).slice(0, MAX_MESSAGE_CHARS),
+    message: collapseWhitespace(message),
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     computeRequestId,
   };
@@ -68,25 +70,27 @@ function retryAfter(header: string | undefined, bodyValue: unknown, options: Res
   return Math.min(Math.round(Math.max(...candidates)), options.maxRetryAfterMs);
 }
 
-/** Printable single-line text: control characters and runs of whitespace become one space. */
-export function sanitise(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\s]+/g, ' ').trim();
-}
-
-/** A short, tag-free excerpt of a body for messages (an HTML error page from a proxy, say). */
-export function snippet(text: string | undefined): string {
+/**
+ * A body's text without markup, on one line (an HTML error page from a proxy, say). Linear in the
+ * body's length whatever it holds: the cloud's text is not trusted to be well formed.
+ */
+export function plainText(text: string | undefined): string {
   if (text === undefined) return '(body too long, not read)';
-  const plain = sanitise(
-    text
-      .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-      .replace(/<[^>]*>/g, ' ')
-      .replace(/&nbsp;/g, ' ')
-      .replace(/&amp;/g, '&')
-      .replace(/&lt;/g, '<')
-      .replace(/&gt;/g, '>'),
-  );
-  return plain.length > MAX_SNIPPET_CHARS ? `${plain.slice(0, MAX_SNIPPET_CHARS)}…` : plain;
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const open = text.indexOf('<', i);
+    if (open < 0) break;
+    const close = text.indexOf('>', open);
+    if (close < 0) break;
+    out += `${text.slice(i, open)} `;
+    const tag = text.slice(open + 1, Math.min(close, open + 8)).toLowerCase();
+    // The contents of a script or style element are code, not text.
+    const skipTo = tag.startsWith('script') || tag.startsWith('style') ? text.indexOf(`</${tag.startsWith('script') ? 'script' : 'style'}`, close) : -1;
+    i = skipTo >= 0 ? (text.indexOf('>', skipTo) + 1 || text.length) : close + 1;
+  }
+  out += text.slice(i);
+  return collapseWhitespace(out.replace(/&nbsp;/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
 }
 
 /** The body as JSON, or undefined when it is empty or not JSON. */

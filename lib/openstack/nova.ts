@@ -17,7 +17,7 @@ import {
   type ServerView,
 } from './compute.js';
 import type { ComputeConfig } from './config.js';
-import { isRecord, parseFault, parseJson, snippet } from './faults.js';
+import { isRecord, parseFault, parseJson, plainText } from './faults.js';
 import { type Authenticator, FixedTokenAuthenticator, KeystoneAuthenticator, KeystoneFault, type Session } from './keystone.js';
 import { type ComputeHttpOptions, HttpClient, type ResolvedOptions, firstHeader, resolveOptions, sharedAgent } from './transport.js';
 
@@ -100,7 +100,8 @@ class HttpComputeApi implements ComputeApi {
       try {
         session = await this.auth.session(target.tenantId);
       } catch (error) {
-        if (error instanceof KeystoneFault) return error.fault;
+        // Keystone could not issue a token: the Compute request was never sent.
+        if (error instanceof KeystoneFault) return { ...error.fault, unsent: true };
         throw error;
       }
       const answer = await this.http.send({
@@ -139,7 +140,7 @@ class HttpComputeApi implements ComputeApi {
         // A 2xx we cannot read (a proxy's page, a truncated body) is no answer at all; the caller
         // retries it like a lost response rather than acting on a guess.
         throw new ComputeTransportError(
-          `${what} answered ${answer.status}${computeRequestId ? ` (${computeRequestId})` : ''} but not with ${parsed.expected}: ${snippet(answer.text)}`,
+          `${what} answered ${answer.status}${computeRequestId ? ` (${computeRequestId})` : ''} but not with ${parsed.expected}: ${plainText(answer.text)}`,
           true,
         );
       }

@@ -51,9 +51,9 @@ export interface ComputeHttpOptions {
    */
   tokenRefreshMarginMs?: number;
   /**
-   * Upper bound on `retryAfterMs`. Default 900 000 ms (15 min, the longest SQS `DelaySeconds`):
-   * larger values are nearly always a misread date or an epoch timestamp, and the worker could not
-   * honour them with a message delay anyway.
+   * Upper bound on `retryAfterMs`. Default 86 400 000 ms (a day, the longest job deadline): larger
+   * values are nearly always a misread date or an epoch timestamp. Within it the worker honours
+   * the wait, up to the job's deadline (chaining queue delays past SQS's 15 minutes).
    */
   maxRetryAfterMs?: number;
   /** Largest response body read; a longer one is cancelled. Default 4 MiB (a server view is ~2 KiB). */
@@ -69,7 +69,7 @@ export const DEFAULTS = {
   keepAliveTimeoutMs: 4_000,
   connections: 16,
   tokenRefreshMarginMs: 60_000,
-  maxRetryAfterMs: 900_000,
+  maxRetryAfterMs: 86_400_000,
   maxResponseBytes: 4 * 1024 * 1024,
   userAgent: 'openstack-bulk-rebuild',
 } as const;

@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { BadRequestError, ForbiddenError, type ApiError } from '../errors.js';
-import { SECRET_FIELDS } from './rebuild-schema.js';
+import { SECRET_FIELDS } from './secrets.js';
 
 /** One invalid field. */
 export interface FieldError {

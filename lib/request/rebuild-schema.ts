@@ -32,9 +32,6 @@ export const NOVA_DEFAULT_QUOTAS: QuotaLimits = {
   personalityPathBytes: 255,
 };
 
-/** Fields that are secret: never stored, logged or echoed; they travel only in the queue message. */
-export const SECRET_FIELDS = ['adminPass', 'personality', 'user_data'] as const;
-
 // Nova's `_is_printable`: every code point except categories C* and Z* other than Zs.
 const NOT_PRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
 const EDGE_BLANK = /^\p{Zs}|\p{Zs}$/u;
@@ -186,20 +183,6 @@ export function quotaViolations(body: RebuildRequest, limits: QuotaLimits): Quot
 /** The body Nova is sent: the validated request with `imageRef` reduced to the image UUID. */
 export function normaliseRebuild(body: RebuildRequest): RebuildRequest {
   return { ...body, imageRef: imageIdFromRef(body.imageRef) ?? body.imageRef };
-}
-
-/**
- * What may be stored and shown of a rebuild body: secrets replaced by a marker, personality by
- * paths and sizes, user_data by its size.
- */
-export function redactRebuild(body: Partial<RebuildRequest>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...body };
-  if (body.adminPass !== undefined) out.adminPass = '***';
-  if (body.personality) {
-    out.personality = body.personality.map((f) => ({ path: f.path, contents: '***', bytes: pythonBase64DecodedLength(f.contents) ?? 0 }));
-  }
-  if (typeof body.user_data === 'string') out.user_data = `*** (${pythonBase64DecodedLength(body.user_data) ?? 0} bytes)`;
-  return out;
 }
 
 /** JSON Schema of the widest rebuild body, for the API documentation. */

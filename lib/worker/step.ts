@@ -1,31 +1,31 @@
 /**
- * The worker's use case: one queue message moves one server one step — an attempt to rebuild
- * it, a check of an attempt whose outcome is unknown, or a follow-up of an accepted rebuild.
+ * The worker's use case: one queue message moves one server one step — an attempt to rebuild it,
+ * a check of an attempt whose outcome is unknown, or a follow-up of an accepted rebuild. Every move
+ * goes through the server's life (`jobs/lifecycle.ts`).
  *
  * Exactly once: each step starts with a conditional write on the server record's fencing token
- * (`seq`), so of two deliveries of one message only one acts, and a rebuild is only sent after
- * the record says SUBMITTING under this worker's claim. A worker that dies after Nova's 202 leaves
- * the record SUBMITTING with an expired claim; the message comes back (it was never deleted), and
- * the next worker asks Nova what happened (instance actions, task_state) before sending again.
+ * (`seq`), so of two deliveries of one message only one acts, and a rebuild is only sent after the
+ * record says SUBMITTING under this worker's claim. Whenever the cloud may have acted without our
+ * knowing — no answer, a broken connection, a 5xx other than 503, a worker that died mid-call —
+ * the record keeps that mark until the cloud's own records give a definite answer (`verify.ts`).
  *
  * Waiting is done by the queue: the next step is a new message sent with a delay, before the
  * record is moved on, so a crash between the two never leaves a record with no message behind it.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  ComputeAuthError,
-  ComputeTransportError,
-  type ComputeApi,
-  type ComputeTarget,
-  type ServerView,
-} from '../openstack/compute.js';
-import { ConditionFailedError, RetryLaterError } from '../errors.js';
-import { type JobRecord, type ServerRecord, type ServerState, TERMINAL_SERVER_STATES, endedCount } from '../jobs/model.js';
-import { type JobStore, type MetricsSink, type RebuildQueue, SlotsFullError } from '../jobs/ports.js';
+import { ConditionFailedError, RetryLaterError, SlotsFullError } from '../errors.js';
+import type { Change, ServerLife } from '../jobs/lifecycle.js';
 import type { RebuildMessage } from '../jobs/message.js';
-import { type Cause, type Decision, type RetrySettings, backoffSeconds, decideRebuild } from './retry-policy.js';
+import { type JobRecord, type ServerRecord, type Uncertainty, isTerminal } from '../jobs/model.js';
+import type { JobStore, MetricsSink, RebuildQueue } from '../jobs/ports.js';
+import { SecretScrubber } from '../request/secrets.js';
+import { ComputeAuthError, ComputeTransportError, type ComputeApi, type ComputeTarget, type ServerView } from '../openstack/compute.js';
+import { ComputeConfigError } from '../openstack/config.js';
+import { CloudText } from './cloud-text.js';
+import { type Decision, type RetrySettings, backoffSeconds, decideRebuild, rebuildRunning } from './retry-policy.js';
+import { type CloudAnswer, askCloud } from './verify.js';
 
-/** The worker's timing settings, in seconds; each default is explained in README's configuration table. */
+/** The worker's timing settings, in seconds; each default is explained where it is set. */
 export interface WorkerSettings {
   retry: RetrySettings;
   /** First look at a server after Nova's 202. */
@@ -34,12 +34,12 @@ export interface WorkerSettings {
   followIntervalSeconds: number;
   /** How long a claim (SUBMITTING) is held: at least the worker function's timeout, so a live worker's claim never lapses. */
   claimLeaseSeconds: number;
-  /**
-   * How far before our attempt a rebuild in Nova's instance actions may have started and still
-   * be taken as ours: Nova's start_time is cut to whole seconds, and two NTP-synced clocks differ
-   * by well under a second; 5 s covers both with room.
-   */
-  verifySkewSeconds: number;
+  /** How far the cloud's clock may be from ours, either way, when its records are matched to our attempts. */
+  clockSkewSeconds: number;
+  /** How long after an attempt whose outcome is unknown the cloud's "no such rebuild" is final. */
+  settleSeconds: number;
+  /** The first look at the cloud after an attempt whose outcome is unknown. */
+  verifyFirstSeconds: number;
   /** Ended servers needed before maxFailurePercentage is judged (fewer in a smaller job: all of them). */
   minFailureSample: number;
 }
@@ -48,13 +48,26 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   retry: { baseSeconds: 5, capSeconds: 300 },
   followFirstSeconds: 30,
   followIntervalSeconds: 20,
+  // The worker function's timeout is 60 s (cdk/constructs/functions.ts); half a minute more covers
+  // the clock skew between two workers' hosts.
   claimLeaseSeconds: 90,
-  verifySkewSeconds: 5,
+  // The contract: at least ±5 minutes between our clock and the cloud's. NTP keeps clocks within a
+  // second; five minutes covers a cloud whose NTP broke, and a wider window only risks taking an
+  // operator's own rebuild of the same server in it for ours (never a second rebuild).
+  clockSkewSeconds: 300,
+  // A request we got no answer to can still be acted on for as long as something holds it: our
+  // client gives up after 50 s (connect 5 + headers 30 + body 15), a load balancer in front of Nova
+  // after its own timeout (60 s by default in haproxy, nginx and AWS's ALB) while Nova's API worker
+  // may still be on it. Three minutes is three times the longest of those.
+  settleSeconds: 180,
+  // Most uncertain attempts were taken: a look five seconds on finds them, and the rebuild is
+  // followed without waiting for the settle time.
+  verifyFirstSeconds: 5,
   minFailureSample: 10,
 };
 
 /** SQS's longest message delay; longer waits are chained through `notBefore`. */
-const MAX_DELAY_SECONDS = 900;
+export const MAX_DELAY_SECONDS = 900;
 /**
  * Servers waiting for an in-flight slot look again at about this many times the rate slots free
  * (maxInFlight per rebuild duration), so a freed slot is taken within a fraction of a rebuild's
@@ -70,20 +83,18 @@ export interface WorkerLogger {
   warn(message: string, attributes: Record<string, unknown>): void;
 }
 
-/** The worker reports through the shared metrics port. */
-export type WorkerMetrics = MetricsSink;
-
 export interface WorkerDeps {
   store: JobStore;
+  life: ServerLife;
   queue: RebuildQueue;
   compute: ComputeApi;
   settings: WorkerSettings;
   logger: WorkerLogger;
-  metrics?: WorkerMetrics;
+  metrics?: MetricsSink;
   now?: () => Date;
   newRequestId?: () => string;
   random?: () => number;
-  /** Test seam for "the worker died right here": called after Nova answered a rebuild, before anything is recorded. */
+  /** Test seam for "the worker died right here": called after the cloud answered a rebuild, before anything is recorded. */
   afterRebuildAnswered?: (serverId: string) => void | Promise<void>;
 }
 
@@ -92,26 +103,32 @@ export type StepResult =
   | 'dropped' // duplicate, stale, or for a record that is gone
   | 'deferred' // a wait longer than SQS's delay was continued
   | 'retry-scheduled'
+  | 'verify-scheduled'
   | 'waiting-for-slot'
   | 'accepted'
   | 'following'
-  | ServerState;
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'CANCELLED';
 
 const iso = (d: Date) => d.toISOString();
-const isTerminal = (s: ServerState) => TERMINAL_SERVER_STATES.includes(s);
 
 function imageIdOf(server: ServerView): string | undefined {
   return typeof server.image === 'object' ? server.image?.id : undefined;
 }
 
-/** Nova's start_time has no zone and whole seconds: "2026-11-27T02:07:45.000000" is UTC. */
-function novaTime(value: string): number {
-  return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);
+/** What Nova says of a server at a look: done on which image, ERROR with what, or still at it. */
+export function novaStateOf(server: ServerView): string {
+  const task = server['OS-EXT-STS:task_state'] ?? null;
+  return `${server.status}${task ? `/${task}` : ''}`;
 }
 
-class Step {
+/** One message's step. */
+export class Step {
   private readonly now: Date;
   private readonly target: ComputeTarget;
+  private readonly text: CloudText;
+
   constructor(
     private readonly deps: WorkerDeps,
     private readonly msg: RebuildMessage,
@@ -119,6 +136,12 @@ class Step {
   ) {
     this.now = (deps.now ?? (() => new Date()))();
     this.target = { tenantId: msg.tenantId, microversion: msg.microversion };
+    this.text = new CloudText(SecretScrubber.forRequest(msg.rebuild));
+  }
+
+  /** Cleans an error's text for a log line. */
+  cleanError(err: unknown): string {
+    return this.text.error(err);
   }
 
   private log(message: string, rec: ServerRecord, extra: Record<string, unknown> = {}) {
@@ -140,74 +163,37 @@ class Step {
     return this.now.getTime() > Date.parse(this.msg.deadline);
   }
 
-  /** Sends the message for the record's next step, `seconds` from now. */
+  private at(seconds: number): string {
+    return iso(new Date(this.now.getTime() + seconds * 1000));
+  }
+
+  /** Sends the message for the record's next step, `seconds` from now (past 900 s: chained with notBefore). */
   private async schedule(seq: number, phase: RebuildMessage['phase'], seconds: number): Promise<void> {
     const { notBefore: _drop, ...base } = this.msg;
     const next: RebuildMessage = { ...base, seq, phase };
-    if (seconds > MAX_DELAY_SECONDS) next.notBefore = iso(new Date(this.now.getTime() + seconds * 1000));
+    if (seconds > MAX_DELAY_SECONDS) next.notBefore = this.at(seconds);
     await this.deps.queue.schedule(next, Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil(seconds))));
   }
 
-  private async move(from: ServerRecord, to: Partial<ServerRecord> & { status: ServerState }, options?: { maxInFlight?: number }): Promise<ServerRecord> {
-    const next: ServerRecord = { ...from, ...to, seq: from.seq + 1, updatedAt: iso(this.now) };
-    if (isTerminal(next.status)) {
-      next.endedAt = iso(this.now);
-      delete next.claimedUntil;
-      delete next.nextCheckAt;
-      delete next.waitingForSlotSince;
-    }
-    await this.deps.store.transition(from, next, options);
-    if (isTerminal(next.status)) await this.afterEnd(next);
-    return next;
+  private move(from: ServerRecord, change: Change, options?: { maxInFlight?: number }): Promise<ServerRecord> {
+    return this.deps.life.move(this.job, from, change, options);
   }
 
-  /** Ends a server; the job's counters move with it, and the job's end or threshold is checked. */
-  private async end(rec: ServerRecord, status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED', fault?: { name: string; message: string; status?: number }) {
+  /** Ends a server. */
+  private async end(rec: ServerRecord, status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED', fault?: { name: string; message: string; status?: number }, extra: Change = { status }): Promise<StepResult> {
     await this.move(rec, {
+      ...extra,
       status,
       ...(fault ? { faultName: fault.name, faultMessage: fault.message } : {}),
       ...(fault?.status !== undefined ? { lastHttpStatus: fault.status } : {}),
-      uncertain: undefined,
     });
-    this.metric(status === 'SUCCEEDED' ? 'Succeeded' : status === 'FAILED' ? 'Failed' : 'Cancelled', fault?.name);
-    if (status === 'SUCCEEDED') {
-      this.deps.metrics?.record('SecondsToSucceed', (this.now.getTime() - Date.parse(rec.createdAt)) / 1000, 'Seconds');
-    }
     this.log(`server ${status.toLowerCase()}`, rec, fault ? { fault: fault.name, message: fault.message } : {});
     return status;
   }
 
-  /**
-   * After a server ended: stamps the job's end when it was the last, and trips the failure
-   * threshold. Also run when a message finds its server already ended, so a worker that died
-   * between the server's last write and these is made good by the next delivery.
-   */
-  private async afterEnd(rec: ServerRecord, known?: JobRecord): Promise<void> {
-    const job = known ?? (await this.deps.store.getJob(rec.jobId));
-    if (!job) return;
-    if (endedCount(job.counts) >= job.total && !job.completedAt) {
-      if (await this.deps.store.markCompleted(job.jobId, iso(this.now))) {
-        this.deps.metrics?.record('JobSecondsToComplete', (this.now.getTime() - Date.parse(job.createdAt)) / 1000, 'Seconds');
-      }
-    }
-    if (rec.status !== 'FAILED' || job.stop) return;
-    const ended = endedCount(job.counts);
-    const sample = Math.min(job.total, this.deps.settings.minFailureSample);
-    const pct = (job.counts.FAILED / ended) * 100;
-    if (ended >= sample && pct > job.options.maxFailurePercentage) {
-      const reason = `${job.counts.FAILED} of ${ended} servers ended FAILED (${pct.toFixed(1)}%), over the job's maxFailurePercentage of ${job.options.maxFailurePercentage}%: no more servers are submitted.`;
-      if (await this.deps.store.setStop(job.jobId, { by: 'threshold', at: iso(this.now), reason })) {
-        this.deps.logger.warn('failure threshold reached', { jobId: job.jobId, failed: job.counts.FAILED, ended });
-      }
-    }
-  }
-
   /** Entry: decide what this message is for, from the record it finds. */
   async run(rec: ServerRecord): Promise<StepResult> {
-    if (isTerminal(rec.status)) {
-      await this.afterEnd(rec, this.job);
-      return 'dropped';
-    }
+    if (isTerminal(rec.status)) return 'dropped';
     if (this.msg.seq > rec.seq) {
       // Sent by a step whose record write has not landed yet (or never will: then the message that
       // step came from is redelivered and redoes it). Not ours to act on or to delete yet.
@@ -216,9 +202,7 @@ class Step {
     if (this.msg.seq === rec.seq - 1 && rec.status === 'SUBMITTING') {
       // The message this record's claim was made from, delivered again: its worker died mid-attempt,
       // or is still at work.
-      if (rec.claimedUntil && Date.parse(rec.claimedUntil) > this.now.getTime()) {
-        throw new RetryLaterError('claim still held by a live worker');
-      }
+      if (rec.claimedUntil && Date.parse(rec.claimedUntil) > this.now.getTime()) throw new RetryLaterError('claim still held by a live worker');
       return this.recover(rec);
     }
     if (this.msg.seq !== rec.seq) return 'dropped';
@@ -226,30 +210,51 @@ class Step {
       await this.schedule(rec.seq, this.msg.phase, (Date.parse(this.msg.notBefore) - this.now.getTime()) / 1000);
       return 'deferred';
     }
-    if (rec.status === 'QUEUED' || rec.status === 'RETRY_WAIT') return this.attempt(rec);
+    if (rec.status === 'QUEUED' || rec.status === 'RETRY_WAIT') return rec.uncertain ? this.verify(rec, rec.uncertain) : this.attempt(rec);
     if (rec.status === 'ACCEPTED' || rec.status === 'REBUILDING') return this.follow(rec);
     return 'dropped';
   }
 
-  private async attempt(rec: ServerRecord): Promise<StepResult> {
-    if (rec.uncertain) {
-      // The last attempt may have reached Nova: find out before anything else, cancel included.
-      const found = await this.askNova(rec);
-      if (found === 'unknown') {
-        if (this.pastDeadline()) {
-          return this.end(rec, 'FAILED', { name: 'deadlineExceeded', message: "The job's deadline passed and Nova could not be asked whether the last attempt arrived: check the server." });
-        }
-        return this.retryLater(rec, 'uncertain', 'Could not yet learn whether the last attempt reached Nova.');
-      }
-      if (found !== 'absent') return this.accepted(rec, found.requestId);
-      rec = await this.move(rec, { status: 'RETRY_WAIT', uncertain: undefined });
+  /** Checks the server belongs to the job's project, once, before the first rebuild call. */
+  private async checkProject(rec: ServerRecord): Promise<{ ok: Change } | { end: StepResult } | { retry: StepResult }> {
+    let view;
+    try {
+      view = await this.deps.compute.getServer(this.target, rec.serverId);
+    } catch (err) {
+      if (err instanceof ComputeAuthError) return { end: await this.end(rec, 'FAILED', { name: 'unauthorized', message: this.text.error(err), status: err.status }) };
+      if (!(err instanceof ComputeTransportError)) throw err;
+      return { retry: await this.retryLater(rec, { cause: 'unsent', message: this.text.error(err) }) };
     }
+    if (!view.ok) {
+      const message = this.text.clean(view.message);
+      if (view.status === 404) return { end: await this.end(rec, 'FAILED', { name: 'itemNotFound', message, status: 404 }) };
+      if (view.status >= 500 || view.status === 429 || view.unsent) return { retry: await this.retryLater(rec, { cause: 'unavailable', message, ...(view.retryAfterMs !== undefined ? { retryAfterMs: view.retryAfterMs } : {}) }) };
+      return { end: await this.end(rec, 'FAILED', { name: view.faultName ?? 'refused', message, status: view.status }) };
+    }
+    const server = view.body.server;
+    if (server.tenant_id !== this.job.tenantId) {
+      const message = server.tenant_id === undefined
+        ? `The cloud did not say which project server ${rec.serverId} belongs to, so it is not rebuilt as part of project ${this.job.tenantId}.`
+        : `Server ${rec.serverId} belongs to project ${server.tenant_id}, not to the job's project ${this.job.tenantId}: it is not rebuilt.`;
+      return { end: await this.end(rec, 'FAILED', { name: 'wrongProject', message }) };
+    }
+    return { ok: { status: rec.status, projectChecked: true, ...(server.updated ? { baselineUpdated: server.updated } : {}) } };
+  }
+
+  private async attempt(rec: ServerRecord): Promise<StepResult> {
     if (this.job.stop) return this.end(rec, 'CANCELLED', { name: this.job.stop.by === 'cancel' ? 'cancelled' : 'failureThreshold', message: this.job.stop.reason });
     if (this.pastDeadline()) {
-      return this.end(rec, 'FAILED', { name: 'deadlineExceeded', message: `The job's deadline passed before Nova accepted the rebuild.${rec.faultMessage ? ` Last answer: ${rec.faultMessage}` : ''}` });
+      return this.end(rec, 'FAILED', { name: 'deadlineExceeded', message: `The job's deadline passed before the cloud accepted the rebuild.${rec.faultMessage ? ` Last answer: ${rec.faultMessage}` : ''}` });
     }
     if (rec.attempts >= this.msg.maxAttempts) {
       return this.end(rec, 'FAILED', { name: 'attemptsExhausted', message: `Gave up after ${rec.attempts} attempts. Last answer: ${rec.faultMessage ?? 'none'}` });
+    }
+    let checked: Change = { status: rec.status };
+    if (!rec.projectChecked) {
+      const check = await this.checkProject(rec);
+      if ('end' in check) return check.end;
+      if ('retry' in check) return check.retry;
+      checked = check.ok;
     }
 
     const requestId = (this.deps.newRequestId ?? (() => `req-${randomUUID()}`))();
@@ -258,55 +263,79 @@ class Step {
       claimed = await this.move(
         rec,
         {
+          ...checked,
           status: 'SUBMITTING',
           attempts: rec.attempts + 1,
+          tries: rec.tries + 1,
           attemptRequestId: requestId,
           attemptStartedAt: iso(this.now),
-          claimedUntil: iso(new Date(this.now.getTime() + this.deps.settings.claimLeaseSeconds * 1000)),
+          claimedUntil: this.at(this.deps.settings.claimLeaseSeconds),
           waitingForSlotSince: undefined,
+          nextCheckAt: this.at(this.deps.settings.claimLeaseSeconds),
         },
-        // Older jobs have no maxInFlight: unlimited, as they were submitted.
-        this.job.options.maxInFlight !== undefined ? { maxInFlight: this.job.options.maxInFlight } : {},
+        { maxInFlight: this.job.options.maxInFlight },
       );
     } catch (err) {
-      if (err instanceof ConditionFailedError) return 'dropped';
-      if (err instanceof SlotsFullError) return this.waitForSlot(rec);
+      if (err instanceof SlotsFullError) return this.waitForSlot(rec, checked);
       throw err;
     }
     this.metric('RebuildsSent');
 
     let decision: Decision;
     try {
-      decision = decideRebuild(await this.deps.compute.rebuild(this.target, rec.serverId, this.msg.rebuild, requestId));
+      const answer = await this.deps.compute.rebuild(this.target, rec.serverId, this.msg.rebuild, requestId);
+      // After an attempt whose outcome was unknown, a rebuild found running may be that attempt's.
+      decision = rec.everUncertain && rebuildRunning(answer) ? { kind: 'accepted', ...(answer.computeRequestId ? { computeRequestId: answer.computeRequestId } : {}) } : decideRebuild(answer);
     } catch (err) {
       decision = this.decideError(err);
     }
     await this.deps.afterRebuildAnswered?.(rec.serverId);
 
     if (decision.kind === 'accepted') return this.accepted(claimed, decision.computeRequestId);
-    // Every answer's Compute request id is kept, refusals included: it is what Nova's operators search their logs for.
-    if (decision.computeRequestId) claimed = { ...claimed, computeRequestIds: [...(claimed.computeRequestIds ?? []), decision.computeRequestId] };
+    // Every answer's Compute request id is kept, refusals included: it is what the cloud's operators search their logs for.
+    const ids = decision.computeRequestId ? [...(claimed.computeRequestIds ?? []), decision.computeRequestId] : claimed.computeRequestIds;
+    const message = this.text.clean(decision.message);
+    const answered = { ...(ids ? { computeRequestIds: ids } : {}), ...(decision.status !== undefined ? { lastHttpStatus: decision.status } : {}) };
     if (decision.kind === 'fail') {
-      return this.end(claimed, 'FAILED', { name: decision.faultName ?? decision.cause, message: decision.message, ...(decision.status !== undefined ? { status: decision.status } : {}) });
+      return this.end(claimed, 'FAILED', { name: decision.faultName ?? decision.cause, message, ...(decision.status !== undefined ? { status: decision.status } : {}) }, { status: 'FAILED', ...answered });
+    }
+    if (decision.kind === 'uncertain') {
+      const uncertainty: Uncertainty = {
+        since: claimed.uncertain?.since ?? (claimed.attemptStartedAt as string),
+        lastAttemptAt: claimed.attemptStartedAt as string,
+        novaRequestIds: [...(rec.uncertain?.novaRequestIds ?? []), ...(decision.computeRequestId ? [decision.computeRequestId] : [])],
+      };
+      this.metric('Uncertain');
+      return this.markUncertain(claimed, uncertainty, { ...answered, faultName: decision.faultName ?? 'uncertain', faultMessage: message });
     }
     this.metric('Retried', decision.cause);
-    const wait = backoffSeconds(claimed.attempts, this.deps.settings.retry, decision.retryAfterMs, this.deps.random);
-    if (this.now.getTime() + wait * 1000 > Date.parse(this.msg.deadline) && decision.cause !== 'uncertain') {
-      return this.end(claimed, 'FAILED', { name: 'deadlineExceeded', message: `The next attempt (in ${wait} s) would fall after the job's deadline. Last answer: ${decision.message}`, ...(decision.status !== undefined ? { status: decision.status } : {}) });
+    const unsent = decision.cause === 'unsent';
+    const wait = backoffSeconds(claimed.tries, this.deps.settings.retry, decision.retryAfterMs, this.deps.random);
+    if (this.now.getTime() + wait * 1000 > Date.parse(this.msg.deadline)) {
+      return this.end(claimed, 'FAILED', { name: 'deadlineExceeded', message: `The next attempt (in ${wait} s) would fall after the job's deadline. Last answer: ${message}`, ...(decision.status !== undefined ? { status: decision.status } : {}) }, { status: 'FAILED', ...answered, ...(unsent ? { attempts: claimed.attempts - 1 } : {}) });
     }
-    const seconds = decision.cause === 'uncertain' ? Math.max(1, this.deps.settings.verifySkewSeconds) : wait;
-    await this.schedule(claimed.seq + 1, 'attempt', seconds);
+    await this.schedule(claimed.seq + 1, 'attempt', wait);
     await this.move(claimed, {
       status: 'RETRY_WAIT',
+      ...answered,
+      // A request that certainly never left does not use up the job's attempts (the deadline still holds).
+      ...(unsent ? { attempts: claimed.attempts - 1 } : {}),
       claimedUntil: undefined,
-      uncertain: decision.cause === 'uncertain' ? true : undefined,
       faultName: decision.faultName ?? decision.cause,
-      faultMessage: decision.message,
-      nextCheckAt: iso(new Date(this.now.getTime() + seconds * 1000)),
-      ...(decision.status !== undefined ? { lastHttpStatus: decision.status } : {}),
+      faultMessage: message,
+      nextCheckAt: this.at(wait),
     });
-    this.log('rebuild to be retried', claimed, { cause: decision.cause, status: decision.status, waitSeconds: seconds });
+    this.log('rebuild to be retried', claimed, { cause: decision.cause, status: decision.status, waitSeconds: wait });
     return 'retry-scheduled';
+  }
+
+  /** Records an attempt whose outcome is unknown and schedules the first look at the cloud. */
+  private async markUncertain(from: ServerRecord, uncertainty: Uncertainty, change: Partial<Change>): Promise<StepResult> {
+    const wait = Math.max(1, this.deps.settings.verifyFirstSeconds);
+    await this.schedule(from.seq + 1, 'attempt', wait);
+    await this.move(from, { ...change, status: 'RETRY_WAIT', claimedUntil: undefined, uncertain: uncertainty, everUncertain: true, nextCheckAt: this.at(wait) });
+    this.log('rebuild outcome unknown: the cloud is asked before anything is sent again', from, { waitSeconds: wait });
+    return 'verify-scheduled';
   }
 
   /**
@@ -314,17 +343,13 @@ class Step {
    * that grows with the backlog, so waiting servers come back at a steady SLOT_ARRIVAL_FACTOR times
    * the rate slots free — also right after submission, when they all arrive at once.
    */
-  private async waitForSlot(rec: ServerRecord): Promise<StepResult> {
+  private async waitForSlot(rec: ServerRecord, checked: Change): Promise<StepResult> {
     const { counts, options } = this.job;
     const waiting = Math.max(1, counts.QUEUED + counts.RETRY_WAIT);
     const spread = ((waiting / options.maxInFlight) * this.deps.settings.followFirstSeconds) / SLOT_ARRIVAL_FACTOR;
     const wait = Math.min(MAX_SLOT_WAIT_SECONDS, 1 + Math.floor(spread * (this.deps.random ?? Math.random)()));
     await this.schedule(rec.seq + 1, 'attempt', wait);
-    await this.move(rec, {
-      status: rec.status,
-      waitingForSlotSince: rec.waitingForSlotSince ?? iso(this.now),
-      nextCheckAt: iso(new Date(this.now.getTime() + wait * 1000)),
-    });
+    await this.move(rec, { ...checked, status: rec.status, waitingForSlotSince: rec.waitingForSlotSince ?? iso(this.now), nextCheckAt: this.at(wait) });
     this.metric('WaitedForSlot');
     return 'waiting-for-slot';
   }
@@ -332,18 +357,22 @@ class Step {
   private decideError(err: unknown): Decision {
     if (err instanceof ComputeTransportError) {
       return err.maybeSent
-        ? { kind: 'retry', cause: 'uncertain', message: `No answer from Nova (${err.message}); the rebuild may have been accepted.` }
-        : { kind: 'retry', cause: 'network', message: `Nova could not be reached (${err.message}).` };
+        ? { kind: 'uncertain', message: `No answer from the cloud (${err.message}); the rebuild may have been taken.` }
+        : { kind: 'retry', cause: 'unsent', message: `The cloud could not be reached (${err.message}).` };
     }
     if (err instanceof ComputeAuthError) return { kind: 'fail', cause: 'unauthorized', status: err.status, message: err.message };
-    // Configuration errors (no compute endpoint in the catalog, ...) will not clear by retrying.
-    return { kind: 'fail', cause: 'refused', message: err instanceof Error ? err.message : String(err) };
+    // The client cannot work with its settings or the catalog (no compute endpoint...): nothing was sent, and trying again will not help.
+    if (err instanceof ComputeConfigError) return { kind: 'fail', cause: 'refused', message: err.message };
+    // Anything else (a configuration error, a bug) happened around the call, not in the cloud:
+    // whether the request left is unknown, so it counts as uncertain and the cloud is asked.
+    return { kind: 'uncertain', message: `The call failed in the worker (${err instanceof Error ? err.name : 'error'}); the rebuild may have been sent.` };
   }
 
-  /** Records a 202 (or a rebuild found in Nova) and schedules the first look at the server. */
+  /** Records a 202 (or a rebuild of ours found in the cloud) and schedules the first look at the server. */
   private async accepted(rec: ServerRecord, computeRequestId: string | undefined): Promise<StepResult> {
     const first = this.deps.settings.followFirstSeconds;
     await this.schedule(rec.seq + 1, 'follow', first);
+    const ids = computeRequestId && !(rec.computeRequestIds ?? []).includes(computeRequestId) ? [...(rec.computeRequestIds ?? []), computeRequestId] : rec.computeRequestIds;
     await this.move(rec, {
       status: 'ACCEPTED',
       claimedUntil: undefined,
@@ -352,71 +381,71 @@ class Step {
       faultName: undefined,
       faultMessage: undefined,
       acceptedAt: iso(this.now),
-      nextCheckAt: iso(new Date(this.now.getTime() + first * 1000)),
-      computeRequestIds: computeRequestId ? [...(rec.computeRequestIds ?? []), computeRequestId] : rec.computeRequestIds,
+      nextCheckAt: this.at(first),
+      ...(ids ? { computeRequestIds: ids } : {}),
     });
     this.metric('Accepted');
     this.log('rebuild accepted', rec, { computeRequestId });
     return 'accepted';
   }
 
-  /** A claim whose worker died: ask Nova whether the rebuild went through, then go on from there. */
+  /** A claim whose worker died: the attempt may have been sent. Ask the cloud, then go on from there. */
   private async recover(rec: ServerRecord): Promise<StepResult> {
     this.log('recovering an interrupted attempt', rec);
-    const found = await this.askNova(rec);
-    if (found !== 'absent' && found !== 'unknown') return this.accepted(rec, found.requestId);
-    // Absent: the worker died before its request left. Unknown (Nova unreachable): the attempt
-    // path asks again before anything is sent, with backoff and within the deadline, so a long
-    // outage never leaves the record claimed or its message bouncing to the dead-letter queue.
-    const unknown = found === 'unknown';
-    const wait = unknown ? backoffSeconds(rec.attempts, this.deps.settings.retry, undefined, this.deps.random) : 1;
-    await this.schedule(rec.seq + 1, 'attempt', wait);
-    await this.move(rec, {
-      status: 'RETRY_WAIT',
-      claimedUntil: undefined,
-      uncertain: unknown ? true : undefined,
-      faultName: 'interrupted',
-      faultMessage: unknown
-        ? 'The worker stopped during the attempt and Nova could not yet be asked whether it arrived.'
-        : 'The worker stopped before the rebuild reached Nova; it is sent again.',
-      nextCheckAt: iso(new Date(this.now.getTime() + wait * 1000)),
-    });
-    return 'retry-scheduled';
+    const startedAt = rec.attemptStartedAt ?? rec.updatedAt;
+    const uncertainty: Uncertainty = { since: rec.uncertain?.since ?? startedAt, lastAttemptAt: startedAt, novaRequestIds: rec.uncertain?.novaRequestIds ?? [] };
+    return this.verify(rec, uncertainty);
   }
 
   /**
-   * Did Nova accept the rebuild of this record's last attempt? Its instance actions list a rebuild
-   * with our request id or started since our attempt; a server in a rebuild task_state says so too.
+   * An attempt's outcome is unknown (`rec` RETRY_WAIT with the mark, or SUBMITTING whose worker
+   * died): the cloud decides. Ours → followed; gone → failed; absent → sent again, but only once
+   * the attempt can no longer act (the settle time); not known → asked again later. A job stopped or
+   * past its deadline ends such a server only on a definite answer, or at the deadline with "unknown".
    */
-  private async askNova(rec: ServerRecord): Promise<{ requestId?: string } | 'absent' | 'unknown'> {
-    const since = Date.parse(rec.attemptStartedAt ?? rec.updatedAt) - this.deps.settings.verifySkewSeconds * 1000;
+  private async verify(rec: ServerRecord, uncertainty: Uncertainty): Promise<StepResult> {
+    let answer: CloudAnswer;
     try {
-      const actions = await this.deps.compute.listInstanceActions(this.target, rec.serverId);
-      if (actions.ok) {
-        const ours = actions.body.instanceActions.find(
-          (a) => a.action === 'rebuild' && (a.request_id === rec.attemptRequestId || novaTime(a.start_time) >= since),
-        );
-        if (ours) return { requestId: ours.request_id };
-      }
-      const server = await this.deps.compute.getServer(this.target, rec.serverId);
-      if (server.ok) {
-        const task = server.body.server['OS-EXT-STS:task_state'] ?? '';
-        if (task.startsWith('rebuild')) return {};
-        return actions.ok ? 'absent' : 'unknown';
-      }
-      // The server is gone: there is nothing to rebuild; the next attempt meets Nova's 404.
-      if (server.status === 404) return 'absent';
-      return 'unknown';
+      answer = await askCloud(this.deps.compute, this.target, rec, uncertainty, this.deps.settings.clockSkewSeconds);
     } catch (err) {
-      if (err instanceof ComputeTransportError || err instanceof ComputeAuthError) return 'unknown';
-      throw err;
+      answer = { kind: 'unknown', message: this.text.error(err) };
     }
+    this.metric('Verified', answer.kind);
+    if (answer.kind === 'ours') return this.accepted(rec, answer.novaRequestId);
+    if (answer.kind === 'gone') return this.end(rec, 'FAILED', { name: 'itemNotFound', message: this.text.clean(answer.message), status: 404 });
+    const mark: Change = { status: 'RETRY_WAIT', claimedUntil: undefined, uncertain: uncertainty, everUncertain: true };
+    if (answer.kind === 'unknown') {
+      if (this.pastDeadline()) {
+        return this.end(rec, 'FAILED', { name: 'outcomeUnknown', message: "The job's deadline passed and the cloud could not be asked whether the last attempt was taken: check the server." });
+      }
+      const wait = backoffSeconds(Math.max(1, rec.tries), this.deps.settings.retry, undefined, this.deps.random);
+      await this.schedule(rec.seq + 1, 'attempt', wait);
+      await this.move(rec, { ...mark, faultName: 'uncertain', faultMessage: `Could not yet learn whether the last attempt was taken: ${this.text.clean(answer.message)}`, nextCheckAt: this.at(wait) });
+      return 'verify-scheduled';
+    }
+    // Absent. Final only once the attempt can no longer be acted on.
+    const settledAt = Date.parse(uncertainty.lastAttemptAt) + this.deps.settings.settleSeconds * 1000;
+    if (this.now.getTime() < settledAt) {
+      const wait = Math.max(1, Math.ceil((settledAt - this.now.getTime()) / 1000));
+      await this.schedule(rec.seq + 1, 'attempt', wait);
+      await this.move(rec, { ...mark, nextCheckAt: this.at(wait) });
+      return 'verify-scheduled';
+    }
+    // A second ago is soon enough for the next attempt; it goes through attempt()'s checks (stop, deadline, budget).
+    await this.schedule(rec.seq + 1, 'attempt', 1);
+    await this.move(rec, { status: 'RETRY_WAIT', claimedUntil: undefined, uncertain: undefined, everUncertain: true, nextCheckAt: this.at(1) });
+    this.log('the cloud never took the last attempt: it may be sent again', rec);
+    return 'retry-scheduled';
   }
 
-  private async retryLater(rec: ServerRecord, cause: Cause, message: string): Promise<StepResult> {
-    const wait = backoffSeconds(rec.attempts, this.deps.settings.retry, undefined, this.deps.random);
+  private async retryLater(rec: ServerRecord, why: { cause: string; message: string; retryAfterMs?: number }): Promise<StepResult> {
+    const tries = rec.tries + 1;
+    const wait = backoffSeconds(tries, this.deps.settings.retry, why.retryAfterMs, this.deps.random);
+    if (this.now.getTime() + wait * 1000 > Date.parse(this.msg.deadline)) {
+      return this.end(rec, 'FAILED', { name: 'deadlineExceeded', message: `The next try (in ${wait} s) would fall after the job's deadline. Last answer: ${why.message}` });
+    }
     await this.schedule(rec.seq + 1, this.msg.phase, wait);
-    await this.move(rec, { status: rec.status, faultName: cause, faultMessage: message, nextCheckAt: iso(new Date(this.now.getTime() + wait * 1000)) });
+    await this.move(rec, { status: rec.status, tries, faultName: why.cause, faultMessage: why.message, nextCheckAt: this.at(wait) });
     return 'retry-scheduled';
   }
 
@@ -430,51 +459,143 @@ class Step {
       view = undefined;
     }
     if (view && !view.ok && view.status === 404) {
-      return this.end(rec, 'FAILED', { name: 'itemNotFound', message: view.message, status: 404 });
+      return this.end(rec, 'FAILED', { name: 'deleted', message: `The server was deleted while it was rebuilt: ${this.text.clean(view.message)}`, status: 404 });
     }
+    let current = rec;
     if (view?.ok) {
-      const server = view.body.server;
-      const task = server['OS-EXT-STS:task_state'] ?? null;
-      const novaState = `${server.status}${task ? `/${task}` : ''}`;
-      if (server.status === 'ERROR') {
-        const f = server.fault;
-        return this.end({ ...rec, novaState }, 'FAILED', { name: 'serverError', message: `The server went to ERROR${f?.message ? `: ${f.message}` : ''}`, ...(f?.code ? { status: f.code } : {}) });
-      }
-      if (!task && (server.status === 'ACTIVE' || server.status === 'SHUTOFF')) {
-        const image = imageIdOf(server);
-        if (image === rec.imageId) return this.end({ ...rec, novaState }, 'SUCCEEDED');
-        return this.end({ ...rec, novaState }, 'FAILED', { name: 'wrongImage', message: `The rebuild ended with the server on image ${image ?? 'unknown'}, not ${rec.imageId}.` });
-      }
-      rec = { ...rec, novaState };
+      const ended = this.serverEnd(view.body.server, rec);
+      if (ended) return this.end({ ...rec }, ended.status, ended.fault, { status: ended.status, novaState: ended.novaState });
+      current = { ...rec, novaState: novaStateOf(view.body.server) };
     }
     if (this.pastDeadline()) {
-      return this.end(rec, 'FAILED', { name: 'deadlineExceeded', message: `Timed out: the server was still ${rec.novaState ?? 'rebuilding'} at the job's deadline.` });
+      return this.end(current, 'FAILED', { name: 'deadlineExceeded', message: `Timed out: the server was still ${current.novaState ?? 'rebuilding'} at the job's deadline.` }, { status: 'FAILED', ...(current.novaState ? { novaState: current.novaState } : {}) });
     }
     const wait = view?.ok ? this.deps.settings.followIntervalSeconds : backoffSeconds(2, this.deps.settings.retry, view && !view.ok ? view.retryAfterMs : undefined, this.deps.random);
     await this.schedule(rec.seq + 1, 'follow', wait);
-    try {
-      await this.move(rec, { status: 'REBUILDING', nextCheckAt: iso(new Date(this.now.getTime() + wait * 1000)) });
-    } catch (err) {
-      // A duplicate delivery polled first; the message just sent is then a spare and will be dropped.
-      if (err instanceof ConditionFailedError) return 'dropped';
-      throw err;
-    }
+    await this.move(rec, { status: 'REBUILDING', ...(current.novaState ? { novaState: current.novaState } : {}), nextCheckAt: this.at(wait) });
     return 'following';
+  }
+
+  /** The end a server has reached, if its task is over: on the image (SUCCEEDED), or not, or ERROR. */
+  private serverEnd(server: ServerView, rec: ServerRecord): { status: 'SUCCEEDED' | 'FAILED'; novaState: string; fault?: { name: string; message: string; status?: number } } | undefined {
+    return serverOutcome(server, rec.imageId, this.text);
+  }
+
+  /**
+   * The last allowed delivery of this message failed too: rather than leave the server to the
+   * dead-letter queue, end it now — after asking the cloud whether a rebuild of ours is running —
+   * and give its slot back.
+   */
+  async giveUp(rec: ServerRecord, err: unknown): Promise<StepResult> {
+    const why = { name: 'abandoned', message: `The worker failed on this server's step on every delivery (${this.text.error(err)}).` };
+    // A claim made from this very message is this worker's own, whatever its lease says.
+    return finishNow(this.deps, this.job, rec, why, this.text, { ownClaim: rec.status === 'SUBMITTING' && rec.seq === this.msg.seq + 1 });
   }
 }
 
-/** Handles one queue message. Throws RetryLaterError when the queue should deliver it again later. */
-export async function handleRebuildMessage(deps: WorkerDeps, msg: RebuildMessage): Promise<StepResult> {
+/** What a server that Nova shows settled means for its rebuild to `imageId`; undefined while a task runs. */
+export function serverOutcome(server: ServerView, imageId: string, text: CloudText): { status: 'SUCCEEDED' | 'FAILED'; novaState: string; fault?: { name: string; message: string; status?: number } } | undefined {
+  const novaState = novaStateOf(server);
+  if (server.status === 'ERROR') {
+    const f = server.fault;
+    return { status: 'FAILED', novaState, fault: { name: 'serverError', message: `The server went to ERROR${f?.message ? `: ${text.clean(f.message)}` : ''}`, ...(f?.code ? { status: f.code } : {}) } };
+  }
+  const task = server['OS-EXT-STS:task_state'] ?? null;
+  if (!task && (server.status === 'ACTIVE' || server.status === 'SHUTOFF')) {
+    const image = imageIdOf(server);
+    if (image === imageId) return { status: 'SUCCEEDED', novaState };
+    return { status: 'FAILED', novaState, fault: { name: 'wrongImage', message: `The rebuild ended with the server on image ${image ?? 'unknown'}, not ${imageId}.` } };
+  }
+  return undefined;
+}
+
+/**
+ * Ends a server now, whatever state it is in: what the sweeper does at a job's deadline or to a
+ * server whose messages were lost, and what the worker does on a message's last delivery. A server
+ * that was never sent ends with `why`; one the cloud may have (an unknown outcome, a claim whose
+ * worker died, an accepted rebuild) ends as the cloud shows it — SUCCEEDED when it is done on the
+ * new image — or with `why` and what the cloud said. A claim still held by a live worker is left to it.
+ */
+export async function finishNow(
+  deps: Pick<WorkerDeps, 'compute' | 'life' | 'now' | 'logger' | 'settings'>,
+  job: JobRecord,
+  rec: ServerRecord,
+  why: { name: string; message: string },
+  text: CloudText,
+  options: { ownClaim?: boolean } = {},
+): Promise<StepResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  if (isTerminal(rec.status)) return 'dropped';
+  const liveClaim = rec.status === 'SUBMITTING' && rec.claimedUntil !== undefined && Date.parse(rec.claimedUntil) > now.getTime();
+  if (liveClaim && !options.ownClaim) return 'dropped';
+  const end = async (status: 'SUCCEEDED' | 'FAILED', fault?: { name: string; message: string; status?: number }, novaState?: string) => {
+    await deps.life.move(job, rec, {
+      status,
+      ...(fault ? { faultName: fault.name, faultMessage: fault.message, ...(fault.status !== undefined ? { lastHttpStatus: fault.status } : {}) } : {}),
+      ...(novaState ? { novaState } : {}),
+    });
+    deps.logger.info(`server ${status.toLowerCase()}`, { jobId: rec.jobId, serverId: rec.serverId, fault: fault?.name, by: why.name });
+    return status;
+  };
+  const unsent = (rec.status === 'QUEUED' || rec.status === 'RETRY_WAIT') && !rec.uncertain;
+  if (unsent) return end('FAILED', why);
+
+  const target = { tenantId: job.tenantId, microversion: job.options.microversion };
+  const sent = rec.status === 'ACCEPTED' || rec.status === 'REBUILDING';
+  if (!sent) {
+    // An unknown outcome: ours or not?
+    const startedAt = rec.attemptStartedAt ?? rec.updatedAt;
+    const uncertainty = rec.uncertain ?? { since: startedAt, lastAttemptAt: startedAt, novaRequestIds: [] };
+    let answer: CloudAnswer;
+    try {
+      answer = await askCloud(deps.compute, target, rec, uncertainty, deps.settings.clockSkewSeconds);
+    } catch (err) {
+      answer = { kind: 'unknown', message: err instanceof Error ? err.name : 'error' };
+    }
+    if (answer.kind === 'absent') return end('FAILED', why);
+    if (answer.kind === 'gone') return end('FAILED', { name: 'itemNotFound', message: `${why.message} The server no longer exists.`, status: 404 });
+    if (answer.kind === 'unknown') return end('FAILED', { name: why.name, message: `${why.message} The cloud could not be asked whether the last attempt was taken: check the server.` });
+  }
+  // Ours was taken: how does it stand?
+  try {
+    const view = await deps.compute.getServer(target, rec.serverId);
+    if (view.ok) {
+      const outcome = serverOutcome(view.body.server, rec.imageId, text);
+      if (outcome) return end(outcome.status, outcome.fault, outcome.novaState);
+      return end('FAILED', { name: why.name, message: `${why.message} The server was still ${novaStateOf(view.body.server)}.` }, novaStateOf(view.body.server));
+    }
+    if (view.status === 404) return end('FAILED', { name: 'deleted', message: `${why.message} The server no longer exists.`, status: 404 });
+  } catch {
+    // Not answered: said below.
+  }
+  return end('FAILED', { name: why.name, message: `${why.message} The rebuild was taken; the cloud could not be asked how it ended: check the server.` });
+}
+
+/**
+ * Handles one queue message. Throws RetryLaterError when the queue should deliver it again later;
+ * on the message's last allowed delivery (`lastDelivery`), a step that fails ends its server instead.
+ */
+export async function handleRebuildMessage(deps: WorkerDeps, msg: RebuildMessage, options: { lastDelivery?: boolean } = {}): Promise<StepResult> {
   const [rec, job] = await Promise.all([deps.store.getServer(msg.jobId, msg.serverId), deps.store.getJob(msg.jobId)]);
   if (!rec || !job) {
     deps.logger.warn('no record for message: job expired or deleted', { jobId: msg.jobId, serverId: msg.serverId });
     return 'dropped';
   }
+  const step = new Step(deps, msg, job);
   try {
-    return await new Step(deps, msg, job).run(rec);
+    return await step.run(rec);
   } catch (err) {
     // Another delivery moved the record between our read and our write: it owns the step now.
     if (err instanceof ConditionFailedError) return 'dropped';
-    throw err;
+    if (!options.lastDelivery) throw err;
+    // On the last delivery a step left for later is a spare (its record moved on, or a live worker holds the claim).
+    if (err instanceof RetryLaterError) return 'dropped';
+    deps.logger.warn('step failed on its last delivery: the server is ended', { jobId: msg.jobId, serverId: msg.serverId, errorName: (err as Error)?.name, errorMessage: step.cleanError(err) });
+    const [fresh, freshJob] = await Promise.all([deps.store.getServer(msg.jobId, msg.serverId), deps.store.getJob(msg.jobId)]);
+    if (!fresh || !freshJob) return 'dropped';
+    // The record is this message's (untouched, or claimed from it); moved any further, a newer message owns it.
+    const ours = fresh.seq === msg.seq || (fresh.seq === msg.seq + 1 && fresh.status === 'SUBMITTING');
+    if (!ours) return 'dropped';
+    return new Step(deps, msg, freshJob).giveUp(fresh, err);
   }
 }

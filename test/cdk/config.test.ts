@@ -18,6 +18,8 @@ describe('stack parameters', () => {
       alarms: {},
       apiThrottle: { rateLimit: 50, burstLimit: 100 },
       logRetention: RetentionDays.ONE_MONTH,
+      // Closed by default: nobody is granted a project until the operator says so.
+      grants: '{}',
     });
     expect(DEFAULTS.maxConcurrency).toBe(10);
   });

@@ -51,8 +51,10 @@ describe('cdk-nag AWS Solutions checks', () => {
       [
         'AwsSolutions-IAM5[Resource::*] @ OpenStackBulkRebuild/ApiFunction',
         'AwsSolutions-IAM5[Resource::*] @ OpenStackBulkRebuild/Worker',
+        'AwsSolutions-IAM5[Resource::*] @ OpenStackBulkRebuild/Sweeper',
         'AwsSolutions-L1 @ OpenStackBulkRebuild/ApiFunction/Function',
         'AwsSolutions-L1 @ OpenStackBulkRebuild/Worker/Function',
+        'AwsSolutions-L1 @ OpenStackBulkRebuild/Sweeper/Function',
         'AwsSolutions-SMG4 @ OpenStackBulkRebuild/OpenStackCredentials/Secret',
         'AwsSolutions-SNS2 @ OpenStackBulkRebuild/Alarms/Topic',
       ].sort(),

@@ -6,7 +6,7 @@ import { NODE_MAJOR, PROJECT_ROOT } from '../../cdk/bundling.js';
 import { DEFAULTS } from '../../cdk/config.js';
 import { VISIBILITY_PER_CONSUMER_TIMEOUT } from '../../cdk/constructs/queue.js';
 import { JOB_STORE_ACTIONS } from '../../cdk/constructs/service-function.js';
-import { TTL_ATTRIBUTE, tableDefinition } from '../../lib/aws/dynamodb-store.js';
+import { TTL_ATTRIBUTE, tableDefinition } from '../../lib/aws/table.js';
 import { LOCAL_POLLER, LOCAL_QUEUE } from '../../local/stack.js';
 import { type Synthesized, resource, resourcesOf, synth } from './support.js';
 

@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ApiEvent, createApi } from '../../functions/api-app.js';
-import { apiConfigFromEnv } from '../../lib/settings.js';
 import { QueueUnavailableError, StoreUnavailableError } from '../../lib/errors.js';
 import type { RebuildMessage } from '../../lib/jobs/message.js';
-import { apiEvent } from '../support/api.js';
+import { PRINCIPAL, apiEvent, testApiConfig } from '../support/api.js';
 import { MemoryJobStore, MemoryQueue, capturingLogger } from '../support/memory.js';
 
 const IMAGE = '70a599e0-31e7-49b7-b260-868f441e862b';
@@ -17,7 +16,7 @@ function setup(env: Record<string, string> = {}) {
   const queue = new MemoryQueue();
   const { logger, lines } = capturingLogger();
   let clock = Date.parse('2026-11-27T00:00:00Z');
-  const api = createApi({ store, queue, logger, config: apiConfigFromEnv({ TABLE_NAME: 't', QUEUE_URL: 'q', ...env }), now: () => new Date(clock) });
+  const api = createApi({ store, queue, logger, config: testApiConfig(env), now: () => new Date(clock) });
   const call = async (event: ApiEvent) => {
     const res = await api(event);
     return { ...res, json: JSON.parse(res.body ?? 'null') as Record<string, any> };
@@ -184,14 +183,19 @@ describe('idempotency', () => {
   });
 
   it('scopes keys by principal and lets a key be reused after 24 hours', async () => {
-    const t = setup();
+    const other = 'arn:aws:iam::123456789012:user/someone-else';
+    const t = setup({ PROJECT_GRANTS: JSON.stringify({ [PRINCIPAL]: '*', [other]: ['tenant-a'] }) });
     const h = { 'content-type': 'application/json', 'Idempotency-Key': 'k' };
     const a = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), h));
-    const b = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), h, 'arn:aws:iam::123456789012:user/someone-else'));
+    const b = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(2) }]), h, other));
+    expect(b.statusCode).toBe(202);
     expect(b.json.rebuildJob.id).not.toBe(a.json.rebuildJob.id);
+    // The server is free again once job a has ended.
+    await t.call(post(`/v2/tenant-a/rebuild-jobs/${a.json.rebuildJob.id}/action`, '{"cancel": null}'));
     t.advance(24 * 3600 * 1000 + 1000);
     t.store.claims.clear(); // what DynamoDB's TTL does eventually; the expiry check covers the time before
     const c = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), h));
+    expect(c.statusCode).toBe(202);
     expect(c.json.rebuildJob.id).not.toBe(a.json.rebuildJob.id);
   });
 
@@ -203,14 +207,13 @@ describe('idempotency', () => {
 });
 
 describe('status endpoints', () => {
-  it("hides another principal's job behind a 404", async () => {
+  it("hides a job in any other project behind a 404", async () => {
     const t = setup();
     const { json } = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }])));
     const id = json.rebuildJob.id;
     expect((await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${id}`))).statusCode).toBe(200);
-    expect((await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${id}`, { principal: 'arn:aws:iam::1:user/x' }))).statusCode).toBe(404);
     expect((await t.call(apiEvent('GET', `/v2/tenant-b/rebuild-jobs/${id}`))).statusCode).toBe(404);
-    expect((await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${id}/servers`, { principal: 'arn:aws:iam::1:user/x' }))).statusCode).toBe(404);
+    expect((await t.call(apiEvent('GET', `/v2/tenant-b/rebuild-jobs/${id}/servers`))).statusCode).toBe(404);
   });
 
   it("lists the caller's jobs newest first, a page at a time", async () => {
@@ -337,5 +340,103 @@ describe('secrets', () => {
     expect(t.lines.length).toBeGreaterThan(0);
     // They do travel in the queue message, the one place they must.
     expect(JSON.stringify(t.queue.messages)).toContain('seekr3t');
+  });
+});
+
+describe('grants: a caller acts only on projects it was granted', () => {
+  const role = 'arn:aws:iam::123456789012:role/ops/Rebuilders';
+  const alice = 'arn:aws:sts::123456789012:assumed-role/Rebuilders/alice';
+  const bob = 'arn:aws:sts::123456789012:assumed-role/Rebuilders/bob';
+  const stranger = 'arn:aws:iam::123456789012:user/stranger';
+  const grants = (g: Record<string, unknown>) => ({ PROJECT_GRANTS: JSON.stringify(g) });
+
+  it('refuses every call on a project the principal was not granted with 403, naming both, and writes nothing', async () => {
+    const t = setup(grants({ [role]: ['tenant-a'] }));
+    const { json } = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), undefined, alice));
+    const id = json.rebuildJob.id as string;
+    const calls = [
+      post('/v2/tenant-b/rebuild-jobs', bulk([{ id: uuid(2) }]), undefined, alice),
+      post(`/v2/tenant-a/servers/${uuid(3)}/action`, JSON.stringify({ rebuild: { imageRef: IMAGE } }), undefined, stranger),
+      apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${id}`, { principal: stranger }),
+      apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${id}/servers`, { principal: stranger }),
+      apiEvent('GET', '/v2/tenant-a/rebuild-jobs', { principal: stranger }),
+      post(`/v2/tenant-a/rebuild-jobs/${id}/action`, '{"cancel": null}', undefined, stranger),
+    ];
+    for (const event of calls) {
+      const res = await t.call(event);
+      expect(res.statusCode, event.rawPath).toBe(403);
+      expect(res.json.forbidden.message).toMatch(/has not been granted project tenant-[ab]/);
+    }
+    expect(t.store.jobs.size).toBe(1);
+    expect(t.queue.messages).toHaveLength(1);
+    expect((await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${id}`, { principal: alice }))).json.rebuildJob.stop).toBeUndefined();
+  });
+
+  it('is closed by default: with no grants every call is refused', async () => {
+    const t = setup({ PROJECT_GRANTS: '' });
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }])))).statusCode).toBe(403);
+  });
+
+  it('counts an assumed-role session as its role: another session of the role sees, lists and cancels the job, and its creator is recorded', async () => {
+    const t = setup(grants({ [role]: ['tenant-a'] }));
+    const created = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), { 'content-type': 'application/json', 'Idempotency-Key': 'night' }, alice));
+    expect(created.statusCode).toBe(202);
+    const id = created.json.rebuildJob.id as string;
+    expect(created.json.rebuildJob.createdBy).toBe(alice);
+    const seen = await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${id}`, { principal: bob }));
+    expect(seen.statusCode).toBe(200);
+    const listed = await t.call(apiEvent('GET', '/v2/tenant-a/rebuild-jobs', { principal: bob }));
+    expect(listed.json.rebuildJobs.map((j: { id: string }) => j.id)).toEqual([id]);
+    // The same key from the same role is the same request.
+    const again = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), { 'content-type': 'application/json', 'Idempotency-Key': 'night' }, bob));
+    expect(again.json.rebuildJob.id).toBe(id);
+    const cancelled = await t.call(post(`/v2/tenant-a/rebuild-jobs/${id}/action`, '{"cancel": null}', undefined, bob));
+    expect(cancelled.statusCode).toBe(202);
+    expect(cancelled.json.rebuildJob).toMatchObject({ status: 'CANCELLED', stop: { by: 'cancel', reason: `Cancelled by ${bob}.` } });
+  });
+
+  it('lets every principal granted a project see its jobs, whoever created them', async () => {
+    const t = setup(grants({ [role]: ['tenant-a'], [stranger]: ['tenant-a'] }));
+    const { json } = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }]), undefined, alice));
+    const res = await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${json.rebuildJob.id}/servers`, { principal: stranger }));
+    expect(res.statusCode).toBe(200);
+    expect(res.json.servers).toHaveLength(1);
+  });
+});
+
+describe('one rebuild per server at a time, across jobs', () => {
+  it('refuses a job naming a server that another live job of the project holds, with a 409 naming that job, and writes nothing for it', async () => {
+    const t = setup();
+    const first = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }, { id: uuid(2) }])));
+    const firstId = first.json.rebuildJob.id as string;
+    const second = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(3) }, { id: uuid(2) }])));
+    expect(second.statusCode).toBe(409);
+    expect(second.json.conflictingRequest.message).toContain(`${uuid(2)} (job ${firstId})`);
+    expect(second.json.conflictingRequest.conflicts).toEqual([{ serverId: uuid(2), jobId: firstId }]);
+    expect(t.store.jobs.size).toBe(1);
+    expect(t.queue.messages).toHaveLength(2);
+    // uuid(3) was not left locked by the refused job.
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(3) }])))).statusCode).toBe(202);
+    // The drop-in call is held to the same rule.
+    const single = await t.call(post(`/v2/tenant-a/servers/${uuid(1)}/action`, JSON.stringify({ rebuild: { imageRef: IMAGE } })));
+    expect(single.statusCode).toBe(409);
+  });
+
+  it('frees a server when its job ends, and a lock whose job never came to be lapses after the submit window', async () => {
+    const t = setup();
+    const first = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }])));
+    await t.call(post(`/v2/tenant-a/rebuild-jobs/${first.json.rebuildJob.id}/action`, '{"cancel": null}'));
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }])))).statusCode).toBe(202);
+    // A submission that died after taking its lock: the lock lapses once its window has passed.
+    t.store.locks.set(`tenant-a/${uuid(9)}`, { tenantId: 'tenant-a', serverId: uuid(9), jobId: 'never-written', takenAt: new Date(Date.parse('2026-11-27T00:00:00Z')).toISOString(), expiresAt: 0 });
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(9) }])))).statusCode).toBe(409);
+    t.advance(61_000);
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(9) }])))).statusCode).toBe(202);
+  });
+
+  it('lets the same server be in live jobs of two projects (it cannot belong to both: the worker fails the wrong one)', async () => {
+    const t = setup();
+    expect((await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }])))).statusCode).toBe(202);
+    expect((await t.call(post('/v2/tenant-b/rebuild-jobs', bulk([{ id: uuid(1) }])))).statusCode).toBe(202);
   });
 });

@@ -15,6 +15,7 @@ import { afterAll, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { type ApiEvent, type ApiResult, createApi } from '../../functions/api-app.js';
 import { apiConfigFromEnv } from '../../lib/settings.js';
+import { PRINCIPAL } from '../support/api.js';
 import { MemoryJobStore, MemoryQueue, capturingLogger } from '../support/memory.js';
 
 function positiveInt(raw: string | undefined, fallback: number, name: string): number {
@@ -96,6 +97,7 @@ export class Harness {
       DEFAULT_DEADLINE_SECONDS: String(DEFAULT_OPTIONS.deadlineSeconds),
       DEFAULT_MAX_FAILURE_PERCENTAGE: String(DEFAULT_OPTIONS.maxFailurePercentage),
       DEFAULT_MAX_IN_FLIGHT: String(DEFAULT_OPTIONS.maxInFlight),
+      PROJECT_GRANTS: JSON.stringify({ [PRINCIPAL]: '*' }),
     });
     this.api = createApi({ store: this.store, queue: this.queue, logger, config, now: () => NOW });
   }
@@ -104,7 +106,7 @@ export class Harness {
     this.store.jobs.clear();
     this.store.servers.clear();
     this.store.claims.clear();
-    this.store.inFlight.clear();
+    this.store.locks.clear();
     this.queue.messages.length = 0;
     this.queue.scheduled.length = 0;
     this.lines.length = 0;

@@ -17,6 +17,9 @@ const FAST = {
   BACKOFF_BASE_SECONDS: '1',
   BACKOFF_CAP_SECONDS: '2',
   CLAIM_LEASE_SECONDS: '2',
+  // An attempt whose outcome is unknown counts as never taken once 2 s have passed without a trace of it.
+  SETTLE_SECONDS: '2',
+  VERIFY_FIRST_SECONDS: '1',
 };
 
 let stack: LocalStack;
@@ -152,12 +155,14 @@ describe('the worker against the Compute API simulator', () => {
     await expectCountersExact(jobId);
   });
 
-  it("fails an unknown server at once with Nova's 404 message", async () => {
+  it("fails an unknown server at once with Nova's 404 message, before any rebuild call", async () => {
     const missing = '00000000-0000-4000-8000-0000000000aa';
     const jobId = await submit([{ id: missing }]);
     expect((await untilEnded(jobId)).status).toBe('FAILED');
     const [s] = await servers(jobId);
-    expect(s).toMatchObject({ status: 'FAILED', attempts: 1, lastHttpStatus: 404, fault: { name: 'itemNotFound' } });
+    // The project check (GET /servers/{id}) met the 404: no rebuild was sent.
+    expect(s).toMatchObject({ status: 'FAILED', attempts: 0, lastHttpStatus: 404, fault: { name: 'itemNotFound' } });
+    expect(sim.requests().filter((r) => r.kind === 'rebuild' && r.serverId === missing)).toHaveLength(0);
     expect(s?.fault?.message).toContain(`Instance ${missing} could not be found.`);
     await expectCountersExact(jobId);
   });
@@ -299,7 +304,7 @@ describe('the worker against the Compute API simulator', () => {
     const good = newServers(8);
     for (const id of good) sim.setServerState(id, { taskState: 'rebooting' });
     const jobId = await submit([...missing, ...good].map((id) => ({ id })), { maxFailurePercentage: 50 });
-    const ended = await untilEnded(jobId, 60);
+    const ended = await untilEnded(jobId, 25);
     expect(ended.status).toBe('FAILED');
     expect(ended.stop?.by).toBe('threshold');
     expect(ended.stop?.reason).toMatch(/over the job's maxFailurePercentage of 50%/);

@@ -1,5 +1,6 @@
 /** Builds API Gateway v2 events for handler tests, as the local gateway does for real requests. */
 import type { ApiEvent } from '../../functions/api-app.js';
+import { type ApiConfig, apiConfigFromEnv } from '../../lib/settings.js';
 
 export const PRINCIPAL = 'arn:aws:iam::123456789012:user/operator';
 
@@ -46,4 +47,9 @@ export function apiEvent(
       : {}),
     isBase64Encoded: binary,
   };
+}
+
+/** The API's settings for handler tests: `PRINCIPAL` granted every project, plus `env`. */
+export function testApiConfig(env: Record<string, string> = {}): ApiConfig {
+  return apiConfigFromEnv({ TABLE_NAME: 't', QUEUE_URL: 'q', PROJECT_GRANTS: JSON.stringify({ [PRINCIPAL]: '*' }), ...env });
 }

@@ -1,81 +1,88 @@
 /**
- * In-memory adapters for unit tests of the use cases and the API handler. Integration tests use
- * the real DynamoDB and SQS adapters against the local stand-ins instead.
+ * In-memory adapters for unit tests of the use cases, the API handler and the model test. They
+ * keep the DynamoDB adapter's conditions exactly (seq and status of each record, the job's
+ * in-flight guard, `remaining` and the stop on a job's end); integration tests run the real
+ * adapters against the local stand-ins instead.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { ConditionFailedError, StoreUnavailableError } from '../../lib/errors.js';
-import { IN_FLIGHT_STATES, type JobRecord, type JobStop, type ServerRecord, type ServerState, type Submission } from '../../lib/jobs/model.js';
-import { IdempotencyClaimedError, type IdempotencyRecord, type JobStore, type Page, type RebuildQueue, SlotsFullError } from '../../lib/jobs/ports.js';
+import { IdempotencyClaimedError, JobMovedError, MoveLostError, SlotsFullError, StoreUnavailableError } from '../../lib/errors.js';
 import type { RebuildMessage } from '../../lib/jobs/message.js';
+import type { JobRecord, JobStop, ServerRecord, ServerState, Submission } from '../../lib/jobs/model.js';
+import type { IdempotencyRecord, JobStore, Page, RebuildQueue, ServerLock, StoredTransition } from '../../lib/jobs/ports.js';
+
+const clone = <T>(v: T): T => structuredClone(v);
 
 export class MemoryJobStore implements JobStore {
   jobs = new Map<string, JobRecord>();
   servers = new Map<string, ServerRecord>();
   claims = new Map<string, IdempotencyRecord>();
+  locks = new Map<string, ServerLock>();
   /** Makes putServers fail, as a throttled table would. */
   failServerWrites = false;
 
   async createJob(job: JobRecord, idempotency?: IdempotencyRecord): Promise<void> {
+    if (this.jobs.has(job.jobId)) throw new Error(`job ${job.jobId} exists`);
     if (idempotency) {
       const existing = this.claims.get(idempotency.scope);
-      if (existing) throw new IdempotencyClaimedError(existing);
-      this.claims.set(idempotency.scope, structuredClone(idempotency));
+      if (existing && existing.expiresAt >= Math.floor(Date.now() / 1000)) throw new IdempotencyClaimedError(existing);
+      this.claims.set(idempotency.scope, clone(idempotency));
     }
-    this.jobs.set(job.jobId, structuredClone(job));
+    this.jobs.set(job.jobId, clone(job));
   }
   async putServers(servers: ServerRecord[]): Promise<void> {
     if (this.failServerWrites) throw new StoreUnavailableError('throttled');
-    for (const s of servers) this.servers.set(`${s.jobId}/${s.serverId}`, structuredClone(s));
+    for (const s of servers) this.servers.set(`${s.jobId}/${s.serverId}`, clone(s));
   }
   async setSubmission(jobId: string, submission: Submission): Promise<void> {
     const job = this.jobs.get(jobId);
-    if (job) job.submission = structuredClone(submission);
-  }
-  async markNotQueued(job: JobRecord, servers: ServerRecord[], faultName: string, message: string): Promise<void> {
-    for (const s of servers) this.servers.set(`${s.jobId}/${s.serverId}`, { ...s, status: 'FAILED', faultName, faultMessage: message });
-    const stored = this.jobs.get(job.jobId);
-    if (stored) {
-      stored.counts.QUEUED -= servers.length;
-      stored.counts.FAILED += servers.length;
-    }
+    if (job) job.submission = clone(submission);
   }
   async getJob(jobId: string): Promise<JobRecord | undefined> {
     const job = this.jobs.get(jobId);
-    return job && structuredClone(job);
+    return job && clone(job);
   }
   async getIdempotency(scope: string): Promise<IdempotencyRecord | undefined> {
     return this.claims.get(scope);
   }
   async getServer(jobId: string, serverId: string): Promise<ServerRecord | undefined> {
     const s = this.servers.get(`${jobId}/${serverId}`);
-    return s && structuredClone(s);
+    return s && clone(s);
   }
-  inFlight = new Map<string, number>();
-  async transition(from: ServerRecord, to: ServerRecord, options: { maxInFlight?: number } = {}): Promise<void> {
-    const key = `${from.jobId}/${from.serverId}`;
-    const cur = this.servers.get(key);
-    if (!cur || cur.seq !== from.seq || cur.status !== from.status) throw new ConditionFailedError('lost');
-    const slot = Number(IN_FLIGHT_STATES.includes(to.status)) - Number(IN_FLIGHT_STATES.includes(from.status));
-    const used = this.inFlight.get(from.jobId) ?? 0;
-    if (slot > 0 && options.maxInFlight !== undefined && used >= options.maxInFlight) throw new SlotsFullError('full');
-    this.inFlight.set(from.jobId, used + slot);
-    this.servers.set(key, structuredClone(to));
-    const job = this.jobs.get(from.jobId);
-    if (job && from.status !== to.status) {
-      job.counts[from.status] -= 1;
-      job.counts[to.status] += 1;
+
+  async applyTransition(t: StoredTransition): Promise<void> {
+    // Checked whole before anything is written, as one DynamoDB transaction.
+    t.moves.forEach(({ from }, index) => {
+      const cur = this.servers.get(`${from.jobId}/${from.serverId}`);
+      if (!cur || cur.seq !== from.seq || cur.status !== from.status) throw new MoveLostError(`server ${from.serverId} moved`, index);
+    });
+    const touchesJob = Object.values(t.job.counts).some((d) => d !== 0) || t.job.inFlight !== 0 || t.job.end !== undefined || t.moves.length > 1;
+    const job = this.jobs.get(t.job.jobId);
+    if (touchesJob) {
+      if (!job) throw new JobMovedError('no job');
+      if (t.job.maxInFlight !== undefined && !(job.inFlight < t.job.maxInFlight)) throw new SlotsFullError('full');
+      const end = t.job.end;
+      if (end) {
+        if (!end.final && !(job.remaining > end.servers)) throw new JobMovedError('remaining');
+        if (end.final && (job.remaining !== end.servers || (job.stop?.by ?? null) !== end.final.stopBy)) throw new JobMovedError('remaining or stop');
+      }
+    }
+    for (const { to } of t.moves) this.servers.set(`${to.jobId}/${to.serverId}`, clone(to));
+    if (touchesJob && job) {
+      for (const [state, d] of Object.entries(t.job.counts) as [ServerState, number][]) job.counts[state] += d;
+      job.inFlight += t.job.inFlight;
+      if (t.job.end) job.remaining -= t.job.end.servers;
+      if (t.job.end?.final) {
+        job.finalStatus = t.job.end.final.status;
+        job.completedAt = t.job.end.final.completedAt;
+      }
+      job.updatedAt = t.moves[0]?.to.updatedAt ?? job.updatedAt;
     }
   }
-  async markCompleted(jobId: string, at: string): Promise<boolean> {
-    const job = this.jobs.get(jobId);
-    if (!job || job.completedAt) return false;
-    job.completedAt = at;
-    return true;
-  }
+
   async setStop(jobId: string, stop: JobStop): Promise<boolean> {
     const job = this.jobs.get(jobId);
-    if (!job || job.stop) return false;
-    job.stop = structuredClone(stop);
+    if (!job || job.stop || job.finalStatus) return false;
+    job.stop = clone(stop);
     return true;
   }
   async listServers(jobId: string, query: { limit: number; marker?: string; status?: ServerState }): Promise<Page<ServerRecord>> {
@@ -83,18 +90,46 @@ export class MemoryJobStore implements JobStore {
       .filter((s) => s.jobId === jobId && (!query.status || s.status === query.status))
       .sort((a, b) => (a.serverId < b.serverId ? -1 : 1))
       .filter((s) => query.marker === undefined || s.serverId > query.marker);
-    const items = all.slice(0, query.limit);
+    const items = all.slice(0, query.limit).map(clone);
     const last = items[items.length - 1];
     return { items, ...(all.length > query.limit && last ? { nextMarker: last.serverId } : {}) };
   }
-  async listJobs(tenantId: string, principal: string, query: { limit: number; marker?: string }): Promise<Page<JobRecord>> {
+  async listJobs(tenantId: string, query: { limit: number; marker?: string }): Promise<Page<JobRecord>> {
     const all = [...this.jobs.values()]
-      .filter((j) => j.tenantId === tenantId && j.principal === principal)
+      .filter((j) => j.tenantId === tenantId)
       .sort((a, b) => (a.createdAt === b.createdAt ? (a.jobId < b.jobId ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
     const start = query.marker === undefined ? 0 : all.findIndex((j) => j.jobId === query.marker) + 1;
-    const items = all.slice(start, start + query.limit);
+    const items = all.slice(start, start + query.limit).map(clone);
     const last = items[items.length - 1];
     return { items, ...(all.length > start + query.limit && last ? { nextMarker: last.jobId } : {}) };
+  }
+  async listLiveJobs(query: { limit: number; marker?: string }): Promise<Page<JobRecord>> {
+    const all = [...this.jobs.values()].filter((j) => !j.finalStatus).sort((a, b) => (a.jobId < b.jobId ? -1 : 1));
+    const start = query.marker === undefined ? 0 : all.findIndex((j) => j.jobId === query.marker) + 1;
+    const items = all.slice(start, start + query.limit).map(clone);
+    const last = items[items.length - 1];
+    return { items, ...(all.length > start + query.limit && last ? { nextMarker: last.jobId } : {}) };
+  }
+  async lockServers(tenantId: string, jobId: string, serverIds: string[], takenAt: string, expiresAt: number): Promise<ServerLock[]> {
+    const held: ServerLock[] = [];
+    for (const serverId of serverIds) {
+      const key = `${tenantId}/${serverId}`;
+      const cur = this.locks.get(key);
+      if (cur && cur.jobId !== jobId) held.push(clone(cur));
+      else this.locks.set(key, { tenantId, serverId, jobId, takenAt, expiresAt });
+    }
+    return held;
+  }
+  async takeOverServerLock(stale: ServerLock, jobId: string, takenAt: string, expiresAt: number): Promise<boolean> {
+    const key = `${stale.tenantId}/${stale.serverId}`;
+    const cur = this.locks.get(key);
+    if (!cur || cur.jobId !== stale.jobId || cur.takenAt !== stale.takenAt) return false;
+    this.locks.set(key, { tenantId: stale.tenantId, serverId: stale.serverId, jobId, takenAt, expiresAt });
+    return true;
+  }
+  async releaseServerLock(tenantId: string, serverId: string, jobId: string): Promise<void> {
+    const key = `${tenantId}/${serverId}`;
+    if (this.locks.get(key)?.jobId === jobId) this.locks.delete(key);
   }
 }
 
@@ -102,10 +137,10 @@ export class MemoryQueue implements RebuildQueue {
   messages: RebuildMessage[] = [];
   scheduled: { message: RebuildMessage; delaySeconds: number }[] = [];
   async send(messages: RebuildMessage[]): Promise<void> {
-    this.messages.push(...structuredClone(messages));
+    this.messages.push(...clone(messages));
   }
   async schedule(message: RebuildMessage, delaySeconds: number): Promise<void> {
-    this.scheduled.push({ message: structuredClone(message), delaySeconds });
+    this.scheduled.push({ message: clone(message), delaySeconds });
   }
 }
 

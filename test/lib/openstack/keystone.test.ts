@@ -248,6 +248,7 @@ describe('Keystone password authentication', () => {
       message: 'Keystone could not issue a token: 503 Service Unavailable: 503 Service Unavailable No server is available.',
       retryAfterMs: 7_000,
       computeRequestId: undefined,
+      unsent: true,
     });
     expect(cloud.requestsTo('GET', SERVER_PATH)).toHaveLength(0);
   });

@@ -208,7 +208,7 @@ describe('faults', () => {
     expect(result).toMatchObject({ ok: false, status: 403, faultName: 'error', message: 'You are not authorized.' });
   });
 
-  it('tolerates an HTML 503 from a proxy: no faultName, status line and a short tag-free snippet', async () => {
+  it('tolerates an HTML 503 from a proxy: no faultName, the status line and the page\'s text without markup, whole (the worker scrubs, then shortens)', async () => {
     const page =
       '<html><head><title>503 Service Unavailable</title><style>body{color:red}</style></head>' +
       `<body><h1>Service Unavailable</h1><p>The server is temporarily unable to service your request.</p>${'<p>padding</p>'.repeat(100)}</body></html>`;
@@ -224,7 +224,7 @@ describe('faults', () => {
       /^503 Service Unavailable: 503 Service Unavailable Service Unavailable The server is temporarily unable to service your request\. padding/,
     );
     expect(result.message).not.toMatch(/[<>]|color:red/);
-    expect(result.message.length).toBeLessThanOrEqual('503 Service Unavailable: '.length + 201);
+    expect(result.message.match(/padding/g)).toHaveLength(100);
   });
 
   it('gives the status line alone for an empty error body', async () => {
@@ -265,7 +265,7 @@ describe('faults', () => {
     expect(both).toMatchObject({ ok: false, status: 413, retryAfterMs: 5_000 });
   });
 
-  it('caps an absurd Retry-After at 15 minutes and ignores an unreadable one', async () => {
+  it('caps an absurd Retry-After at a day (the longest deadline) and ignores an unreadable one', async () => {
     cloud.on('GET', `${BASE}/servers/${SERVER}`, (_request, index) =>
       index === 0
         ? { status: 503, headers: [['Retry-After', '1764212774']] } // an epoch timestamp sent as seconds
@@ -275,7 +275,7 @@ describe('faults', () => {
     const absurd = await api.getServer(TARGET, SERVER);
     const unreadable = await api.getServer(TARGET, SERVER);
 
-    expect(absurd).toMatchObject({ ok: false, retryAfterMs: 900_000 });
+    expect(absurd).toMatchObject({ ok: false, retryAfterMs: 86_400_000 });
     expect(unreadable).toMatchObject({ ok: false, status: 503 });
     expect('retryAfterMs' in unreadable).toBe(false);
   });

@@ -6,9 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createApi } from '../../../functions/api-app.js';
-import { apiConfigFromEnv } from '../../../lib/settings.js';
 import { capturingLogger, MemoryJobStore, MemoryQueue } from '../../support/memory.js';
-import { apiEvent } from '../../support/api.js';
+import { apiEvent, testApiConfig } from '../../support/api.js';
 import { type Recording, loadRecordings } from '../../support/recordings.js';
 
 /** Recordings whose Nova answer depended on something other than the request's shape. */
@@ -41,7 +40,7 @@ const RECORDED_QUOTAS = { QUOTA_METADATA_ITEMS: '1', QUOTA_INJECTED_FILES: '1', 
 function replay(rec: Recording) {
   const quotaCase = /^06[bcd]-/.test(rec.name);
   // The recording cloud (Zed) stops at 2.93.
-  const config = apiConfigFromEnv({ TABLE_NAME: 't', QUEUE_URL: 'q', NOVA_MAX_MICROVERSION: '2.93', ...(quotaCase ? RECORDED_QUOTAS : {}) });
+  const config = testApiConfig({ NOVA_MAX_MICROVERSION: '2.93', ...(quotaCase ? RECORDED_QUOTAS : {}) });
   const store = new MemoryJobStore();
   const queue = new MemoryQueue();
   const api = createApi({ store, queue, config, logger: capturingLogger().logger });

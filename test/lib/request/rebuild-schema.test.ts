@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseMicroversion } from '../../../lib/request/microversion.js';
 import { canonicalUuid, pythonBase64DecodedLength } from '../../../lib/request/nova-formats.js';
+import { redactRebuild } from '../../../lib/request/secrets.js';
 import { isUuidLike } from '../../../local/sim/formats.js';
 import {
   NOVA_DEFAULT_QUOTAS,
   imageIdFromRef,
   quotaViolations,
   rebuildSchemaFor,
-  redactRebuild,
 } from '../../../lib/request/rebuild-schema.js';
 
 const IMAGE = '70a599e0-31e7-49b7-b260-868f441e862b';

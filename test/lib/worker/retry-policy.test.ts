@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffSeconds, decideRebuild } from '../../../lib/worker/retry-policy.js';
+import { backoffSeconds, decideRebuild, rebuildRunning } from '../../../lib/worker/retry-policy.js';
 import { loadRecordings } from '../../support/recordings.js';
 
 const fault = (status: number, body: string, faultName?: string, retryAfterMs?: number) =>
@@ -22,9 +22,30 @@ describe("reading Nova's answers to a rebuild", () => {
     expect(decideRebuild(fault(503, 'no capacity', 'serverCapacityUnavailable', 3000))).toMatchObject({ kind: 'retry', cause: 'unavailable', retryAfterMs: 3000 });
   });
 
-  it('retries 503, 413, 429 and 500; fails 400, 401, 403, 404, 405, 406 and 415 at once', () => {
-    for (const s of [503, 413, 429, 500, 502]) expect(decideRebuild(fault(s, 'x')).kind).toBe('retry');
+  it('retries 503 and 429, and 413 with Retry-After; fails 400, 401, 403, 404, 405, 406, 415 and a 413 without Retry-After at once', () => {
+    for (const s of [503, 429]) expect(decideRebuild(fault(s, 'x')).kind).toBe('retry');
+    expect(decideRebuild(fault(413, 'x', 'overLimit', 2000))).toMatchObject({ kind: 'retry', cause: 'rateLimited', retryAfterMs: 2000 });
+    expect(decideRebuild(fault(413, 'Request Entity Too Large'))).toMatchObject({ kind: 'fail', cause: 'tooLarge' });
     for (const s of [400, 401, 403, 404, 405, 406, 415]) expect(decideRebuild(fault(s, 'x')).kind).toBe('fail');
+  });
+
+  it('takes every 5xx but 503 as uncertain: the cloud may have acted (a 500 from Nova, a balancer\'s 502 or 504)', () => {
+    for (const s of [500, 501, 502, 504, 507, 599]) expect(decideRebuild(fault(s, 'x')).kind).toBe('uncertain');
+    // Nova's answer to a rebuild that raced another (02b-concurrent-rebuild-pair-2).
+    expect(decideRebuild(fault(500, "Unexpected API Error. <class 'nova.exception.UnexpectedTaskStateError'>", 'computeFault'))).toMatchObject({ kind: 'uncertain', status: 500 });
+  });
+
+  it('reads a fault Keystone gave before any token as a request that was never sent', () => {
+    expect(decideRebuild({ ...fault(503, 'Keystone could not issue a token: 503'), unsent: true })).toMatchObject({ kind: 'retry', cause: 'unsent' });
+  });
+
+  it("knows a rebuild running from Nova's 409 task_state rebuilding and its 500 UnexpectedTaskStateError, and nothing else", () => {
+    expect(rebuildRunning(fault(409, "Cannot 'rebuild' instance x while it is in task_state rebuilding", 'conflictingRequest'))).toBe(true);
+    expect(rebuildRunning(fault(409, "Cannot 'rebuild' instance x while it is in task_state rebuild_spawning", 'conflictingRequest'))).toBe(true);
+    expect(rebuildRunning(fault(500, "Unexpected API Error. <class 'nova.exception.UnexpectedTaskStateError'>", 'computeFault'))).toBe(true);
+    expect(rebuildRunning(fault(409, "Cannot 'rebuild' instance x while it is in task_state rebooting", 'conflictingRequest'))).toBe(false);
+    expect(rebuildRunning(fault(500, 'Unexpected API Error.', 'computeFault'))).toBe(false);
+    expect(rebuildRunning(fault(409, 'Instance x is locked', 'conflictingRequest'))).toBe(false);
   });
 
   it('takes a 202 as accepted, keeping the Compute request id', () => {
