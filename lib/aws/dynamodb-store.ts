@@ -296,7 +296,7 @@ export class DynamoJobStore implements JobStore {
     };
     const deltas = Object.entries(job.counts).filter(([, d]) => d !== 0) as [ServerState, number][];
     const [only] = serverUpdates;
-    if (serverUpdates.length === 1 && only && deltas.length === 0 && job.inFlight === 0 && !job.end) {
+    if (serverUpdates.length === 1 && only && deltas.length === 0 && job.inFlight === 0 && !job.end && t.releaseLocks.length === 0) {
       try {
         await this.client.send(new UpdateItemCommand(only));
       } catch (err) {
@@ -349,6 +349,7 @@ export class DynamoJobStore implements JobStore {
     const input: TransactWriteItemsCommandInput = {
       TransactItems: [
         ...serverUpdates.map((Update) => ({ Update })),
+        ...t.releaseLocks.map((l) => ({ Delete: { TableName: this.tableName, Key: lockKey(l.tenantId, l.serverId) } })),
         {
           Update: {
             TableName: this.tableName,
@@ -361,7 +362,7 @@ export class DynamoJobStore implements JobStore {
         },
       ],
     };
-    const jobIndex = serverUpdates.length;
+    const jobIndex = serverUpdates.length + t.releaseLocks.length;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.client.send(new TransactWriteItemsCommand(input));

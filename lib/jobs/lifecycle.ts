@@ -4,7 +4,8 @@
  * submit path, the worker, cancel and the sweeper all go through it.
  *
  * Every write is conditional on the record as it was read (its `seq` and status), so a record
- * someone else moved is never overwritten. A job's end is one write: the transition that ends its
+ * someone else moved is never overwritten; a server that ends gives its lock back (jobs/locks.ts)
+ * in the same write. A job's end is one write: the transition that ends its
  * last servers also writes the job's final status and `completedAt`, conditional on exactly those
  * servers remaining and on the stop it was read with, so no reader ever sees a job that has ended
  * without its end time, or a final status its counters do not add up to.
@@ -56,8 +57,6 @@ export interface LifeDeps {
   metrics?: MetricsSink;
   /** Ended servers needed before maxFailurePercentage is judged (in a smaller job: all of them). */
   minFailureSample: number;
-  /** Told when a server's lock could not be released (it lapses by itself: see jobs/locks.ts). */
-  onLockReleaseFailed?: (serverId: string, err: unknown) => void;
 }
 
 const iso = (d: Date) => d.toISOString();
@@ -179,6 +178,7 @@ export class ServerLife {
     }
     const t: StoredTransition = {
       moves,
+      releaseLocks: moves.filter(({ to }) => isTerminal(to.status)).map(({ to }) => ({ tenantId: to.tenantId, serverId: to.serverId })),
       job: { jobId: job.jobId, counts, inFlight, ...(inFlight > 0 && options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}) },
     };
     if (ending > 0) {
@@ -193,17 +193,12 @@ export class ServerLife {
     return t;
   }
 
-  /** After servers ended: their locks are released, their outcomes counted, the failure threshold judged. */
+  /** After servers ended: their outcomes counted, the failure threshold judged. */
   private async afterWrite(before: JobRecord, after: JobRecord, moves: { from: ServerRecord; to: ServerRecord }[], now: Date): Promise<void> {
     const m = this.deps.metrics;
     let failed = false;
     for (const { to } of moves) {
       if (!isTerminal(to.status)) continue;
-      try {
-        await this.deps.store.releaseServerLock(to.tenantId, to.serverId, to.jobId);
-      } catch (err) {
-        this.deps.onLockReleaseFailed?.(to.serverId, err);
-      }
       m?.record(to.status === 'SUCCEEDED' ? 'Succeeded' : to.status === 'FAILED' ? 'Failed' : 'Cancelled', 1, 'Count', to.faultName);
       if (to.status === 'SUCCEEDED') m?.record('SecondsToSucceed', (now.getTime() - Date.parse(to.createdAt)) / 1000, 'Seconds');
       failed ||= to.status === 'FAILED';

@@ -4,7 +4,7 @@
  * submission with a 409 that names that job, so a list submitted twice by mistake is never wiped
  * twice. The lock is released when the server ends (`lifecycle.ts`), and a lock whose holder is no
  * longer live — its server ended, its job ended or never came to be — is taken over, so a release
- * lost to a crash never blocks a server for good.
+ * lost (a submission that died before its job was written) never blocks a server for good.
  */
 import { type JobStore, type ServerLock } from './ports.js';
 import { SUBMIT_WINDOW_SECONDS, isTerminal } from './model.js';

@@ -34,11 +34,16 @@ export interface Page<T> {
 /**
  * Servers' moves as the store writes them, in one transaction: each server record, conditional on
  * the `seq` and status it was read with, and the job item's counters. Built only by
- * `lifecycle.ts`. At most MAX_MOVES_PER_WRITE moves (DynamoDB takes 100 items a transaction, one
- * of them the job).
+ * `lifecycle.ts`. At most MAX_MOVES_PER_WRITE moves (DynamoDB takes 100 items a transaction: the
+ * moves, the locks they release and the job).
  */
 export interface StoredTransition {
   moves: { from: ServerRecord; to: ServerRecord }[];
+  /**
+   * Server locks released in the same write: those of the servers this write ends. No other job
+   * can hold them while the server has not ended (jobs/locks.ts), so the release needs no condition.
+   */
+  releaseLocks: { tenantId: string; serverId: string }[];
   job: {
     jobId: string;
     /** How each per-state counter moves (states that do not move are absent). */
@@ -56,8 +61,8 @@ export interface StoredTransition {
   };
 }
 
-/** The most server moves one transition writes. */
-export const MAX_MOVES_PER_WRITE = 99;
+/** The most server moves one transition writes: each may release a lock, beside the job item (100 items in all). */
+export const MAX_MOVES_PER_WRITE = 49;
 
 export interface JobStore {
   /** Writes the job (and the idempotency claim, atomically with it). */

@@ -14,7 +14,7 @@ import type { ServerLife } from './lifecycle.js';
 import { lockServers, releaseServers } from './locks.js';
 import { MESSAGE_VERSION, type RebuildMessage } from './message.js';
 import { type JobRecord, type ServerRecord, SUBMIT_WINDOW_SECONDS, zeroCounts } from './model.js';
-import type { IdempotencyRecord, JobStore, RebuildQueue, ServerLock } from './ports.js';
+import { type IdempotencyRecord, type JobStore, MAX_MOVES_PER_WRITE, type RebuildQueue, type ServerLock } from './ports.js';
 
 export interface SubmitDeps {
   store: JobStore;
@@ -213,9 +213,9 @@ async function recordNotQueued(deps: SubmitDeps, job: JobRecord, records: Server
   try {
     let current = job;
     const until = Date.now() + NOT_QUEUED_BUDGET_MS;
-    // One write of at most 99 servers at a time, within the budget; the sweeper ends any left over.
-    for (let i = 0; i < unsent.length && Date.now() < until; i += 99) {
-      const chunk = unsent.slice(i, i + 99).map((from) => ({
+    // A write of MAX_MOVES_PER_WRITE servers at a time, within the budget; the sweeper ends any left over.
+    for (let i = 0; i < unsent.length && Date.now() < until; i += MAX_MOVES_PER_WRITE) {
+      const chunk = unsent.slice(i, i + MAX_MOVES_PER_WRITE).map((from) => ({
         from,
         change: { status: 'FAILED' as const, faultName: 'notQueued', faultMessage: 'Not queued: the queue was unavailable when the job was submitted.' },
       }));

@@ -1,6 +1,7 @@
 /**
- * Nova's own rules for the two formats its validator is lenient about, in one place for the
- * service and the Compute API simulator (local/sim) alike: what one accepts, the other accepts.
+ * Nova's own rules, in one place for the service and the Compute API simulator (local/sim) alike:
+ * the two formats its validator is lenient about (what one accepts, the other accepts), and how
+ * its messages quote a string (Python's repr).
  */
 
 /**
@@ -48,4 +49,26 @@ export function pythonBase64DecodedLength(value: string): number | undefined {
     pads = 0;
   }
   return quad === 0 ? (dataChars / 4) * 3 : undefined;
+}
+
+// Python's str.isprintable: false for categories Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs other than the space.
+const PY_NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/** CPython's `repr(s)` of a str, quotes included: how Nova's messages quote a value inside a dict or list. */
+export function pythonRepr(s: string): string {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of s) {
+    const c = ch.codePointAt(0) as number;
+    if (ch === quote || ch === '\\') out += `\\${ch}`;
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else if (c < 0x7f || ch === ' ' || !PY_NOT_PRINTABLE.test(ch)) out += ch;
+    else if (c <= 0xff) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else if (c <= 0xffff) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else out += `\\U${c.toString(16).padStart(8, '0')}`;
+  }
+  return out + quote;
 }

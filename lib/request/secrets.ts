@@ -7,7 +7,7 @@
  * whitespace collapsed, HTML-escaped.
  */
 import type { RebuildRequest } from './rebuild-schema.js';
-import { pythonBase64DecodedLength } from './nova-formats.js';
+import { pythonBase64DecodedLength, pythonRepr } from './nova-formats.js';
 
 /** Fields that are secret: never stored, logged or echoed; they travel only in the queue message. */
 export const SECRET_FIELDS = ['adminPass', 'personality', 'user_data'] as const;
@@ -36,28 +36,6 @@ export function secretValues(body: Partial<RebuildRequest>): string[] {
   for (const f of body.personality ?? []) values.push(f.contents);
   if (typeof body.user_data === 'string') values.push(body.user_data);
   return values.filter((v) => v !== '');
-}
-
-// Python's str.isprintable: false for categories Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs other than the space.
-const PY_NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
-
-/** CPython's `repr(s)` of a str, quotes included: how Nova's messages quote a value inside a dict or list. */
-export function pythonRepr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    const c = ch.codePointAt(0) as number;
-    if (ch === quote || ch === '\\') out += `\\${ch}`;
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c < 0x7f || ch === ' ' || !PY_NOT_PRINTABLE.test(ch)) out += ch;
-    else if (c <= 0xff) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c <= 0xffff) out += `\\u${c.toString(16).padStart(4, '0')}`;
-    else out += `\\U${c.toString(16).padStart(8, '0')}`;
-  }
-  return out + quote;
 }
 
 /** Printable single-line text: control characters and runs of whitespace become one space (what fault messages go through). */

@@ -16,10 +16,14 @@ import type { ServerRecord, Uncertainty } from '../jobs/model.js';
 
 /**
  * How far apart Nova's `updated` of a server and the start time of an action on it may be while
- * both are on "Nova's clock": they come from different Nova hosts (API, conductor) and whole
- * seconds, so a few seconds' margin; never a real skew, which the window tolerates separately.
+ * both are "on Nova's clock": they are written by different Nova hosts (the API host records the
+ * action; the compute host or conductor saves the instance), each to whole seconds, and NTP keeps
+ * hosts of one cloud within a second of each other. A minute is far beyond that: missing our own
+ * rebuild would mean sending a second one, while the price of a wide margin is only that someone
+ * else's rebuild finishing less than a minute before our check counts as ours (real rebuilds take
+ * minutes).
  */
-const NOVA_HOSTS_MARGIN_MS = 5_000;
+const NOVA_HOSTS_MARGIN_MS = 60_000;
 
 export type CloudAnswer =
   /** A rebuild of ours was taken (its Nova request id when the actions show it). */

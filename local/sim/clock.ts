@@ -35,9 +35,11 @@ export class ManualClock implements Clock {
  * endpoint a separate process uses) works even on the wall clock.
  */
 export class OffsetClock implements Clock {
-  private offsetMs = 0;
-
-  constructor(private readonly base: Clock) {}
+  constructor(
+    private readonly base: Clock,
+    /** Where this clock starts from the base: a cloud whose clock is off (negative: behind). */
+    private offsetMs = 0,
+  ) {}
 
   now(): number {
     return this.base.now() + this.offsetMs;

@@ -15,6 +15,14 @@
  *   reset instead of the answer being written.
  * - delay: the answer comes `ms` late; processFirst (default true) changes state on arrival, as a
  *   slow Nova would, otherwise the request is handled after the delay.
+ * - actThenFail: the request is processed (a rebuild is accepted) and the answer is a 5xx anyway:
+ *   500 is Nova's own "Unexpected API Error" (say an RPC timeout after the action was recorded),
+ *   with Nova's request id; 502 and 504 are a load balancer's HTML pages, without one.
+ * - actLate: a load balancer answers 504 at once while the request still sits in Nova, which
+ *   acts on it `ms` later.
+ * - quoteRequest: Nova's 400 that quotes what it was sent, shaped as recorded: 04b quotes the whole
+ *   rebuild body (adminPass and personality included) as a Python dict; 03i quotes a personality
+ *   file's contents (or user_data) raw and as a repr. The values are the request's own.
  */
 import { z } from 'zod';
 import type { RequestKind } from './request-log.js';
@@ -32,6 +40,9 @@ export const FaultSpecSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('reset') }),
   z.object({ type: z.literal('resetAfterProcessing') }),
   z.object({ type: z.literal('delay'), ms: z.number().int().min(0), processFirst: z.boolean().optional() }),
+  z.object({ type: z.literal('actThenFail'), status: z.union([z.literal(500), z.literal(502), z.literal(504)]) }),
+  z.object({ type: z.literal('actLate'), ms: z.number().int().min(0) }),
+  z.object({ type: z.literal('quoteRequest'), recording: z.enum(['04b', '03i']) }),
 ]);
 export type FaultSpec = z.infer<typeof FaultSpecSchema>;
 

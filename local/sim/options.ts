@@ -64,6 +64,11 @@ export interface SimulatorOptions {
   staticToken?: string | null;
   /** Time source; default the wall clock. The simulator adds an offset `advanceClock` moves. */
   clock?: Clock;
+  /**
+   * How far the simulated cloud's clock is from `clock`, in ms (negative: behind): every time it
+   * shows (instance actions, `updated`, Date) is off by this much, as a cloud whose NTP broke. Default 0.
+   */
+  clockSkewMs?: number;
   /** Rebuild phase durations. Default 250 / 50 / 100 ms. */
   rebuildTiming?: Partial<RebuildTiming>;
   /** How long a created server stays in BUILD. Default 500 ms. */
@@ -224,7 +229,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     serverCount,
     serverIds,
     staticToken,
-    clock: new OffsetClock(options.clock ?? systemClock),
+    clock: new OffsetClock(options.clock ?? systemClock, options.clockSkewMs ?? 0),
     rebuildTiming,
     buildMs: nonNegative('buildMs', options.buildMs ?? 500),
     tokenLifetimeMs: nonNegative('tokenLifetimeMs', options.tokenLifetimeMs ?? 3_600_000),

@@ -3,6 +3,7 @@
  * bodies are `json.dumps()` output. These helpers reproduce both so the simulator's bytes match
  * the recordings (e.g. `Value: {'imageRef': '...', 'flavorRef': '1'}` in 03j).
  */
+import { pythonRepr } from '../../lib/request/nova-formats.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -12,33 +13,8 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-// Python's str.isprintable(): everything except the "Other" and "Separator" categories, but the
-// ASCII space is printable.
-const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
-
-function hex(code: number, width: number): string {
-  return code.toString(16).padStart(width, '0');
-}
-
-/** `repr(s)` of a Python str. */
-export function pyReprString(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    const code = ch.codePointAt(0) ?? 0;
-    if (ch === quote || ch === '\\') out += `\\${ch}`;
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (code < 0x20 || code === 0x7f) out += `\\x${hex(code, 2)}`;
-    else if (code < 0x7f || ch === ' ') out += ch;
-    else if (!NOT_PRINTABLE.test(ch)) out += ch;
-    else if (code <= 0xff) out += `\\x${hex(code, 2)}`;
-    else if (code <= 0xffff) out += `\\u${hex(code, 4)}`;
-    else out += `\\U${hex(code, 8)}`;
-  }
-  return out + quote;
-}
+/** `repr(s)` of a Python str (the service's own rule, lib/request/nova-formats.ts). */
+export const pyReprString = pythonRepr;
 
 /** `repr(value)` of what Python's `json.loads` would have produced. */
 export function pyRepr(value: JsonValue): string {
@@ -71,7 +47,7 @@ function dumpsString(s: string): string {
     else if (ch === '\b') out += '\\b';
     else if (ch === '\f') out += '\\f';
     // ensure_ascii=True: everything outside ' '..'~' as \uXXXX (UTF-16 units, like Python).
-    else if (code < 0x20 || code > 0x7e) out += `\\u${hex(code, 4)}`;
+    else if (code < 0x20 || code > 0x7e) out += `\\u${code.toString(16).padStart(4, '0')}`;
     else out += ch;
   }
   return out + '"';

@@ -67,6 +67,7 @@ export class MemoryJobStore implements JobStore {
       }
     }
     for (const { to } of t.moves) this.servers.set(`${to.jobId}/${to.serverId}`, clone(to));
+    for (const l of t.releaseLocks) this.locks.delete(`${l.tenantId}/${l.serverId}`);
     if (touchesJob && job) {
       for (const [state, d] of Object.entries(t.job.counts) as [ServerState, number][]) job.counts[state] += d;
       job.inFlight += t.job.inFlight;

@@ -210,6 +210,20 @@ export function createSimServer(core: SimCore, control: SimControl, info: () => 
       resetConnection(req.socket);
       return;
     }
+    if (fault?.type === 'actThenFail') {
+      // Nova acts; the answer that says so is lost behind a 5xx.
+      handleService(ctx, c);
+      finish(injectedResponse(fault, ctx, c.service, keystoneUri) as SimResponse);
+      return;
+    }
+    if (fault?.type === 'actLate') {
+      // The balancer gives up at once; Nova still holds the request and acts on it later.
+      finish(injectedResponse(fault, ctx, c.service, keystoneUri) as SimResponse);
+      sleep(fault.ms)
+        .then(() => handleService({ ...ctx, now: core.clock.now() }, c))
+        .catch(() => undefined);
+      return;
+    }
     if (fault?.type === 'delay') {
       if (fault.processFirst === false) {
         await sleep(fault.ms);

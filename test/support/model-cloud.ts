@@ -1,0 +1,201 @@
+/**
+ * An in-memory cloud for the model test: Nova's rebuild rules as the recordings show them (a
+ * rebuild while one runs is a 409 "task_state rebuilding", or a 500 UnexpectedTaskStateError when
+ * the two race; instance actions list each rebuild with Nova's own request id and a whole-second
+ * start time on Nova's clock), with a clock off from ours by `skewMs`, and the failures a hostile
+ * path adds, planned call by call: answers lost before or after Nova acted, 5xx after it acted,
+ * a balancer's 504 while Nova acts later. It counts every rebuild it performs.
+ *
+ * A fake, for the pure model test only: the integration tests run the Compute API simulator.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ComputeTransportError,
+  type ComputeApi,
+  type ComputeResult,
+  type ComputeTarget,
+  type InstanceAction,
+  type ServerView,
+} from '../../lib/openstack/compute.js';
+
+/** What happens to one rebuild call. */
+export type RebuildFault =
+  | 'none'
+  | 'busy' // 409 task_state rebooting: clears
+  | 'unavailable' // 503 before acting
+  | 'unsent' // connection refused: never left
+  | 'lostBefore' // connection lost; Nova never got it
+  | 'lostAfter' // connection lost after Nova acted
+  | 'actThen500' // Nova acted, answered 500 with its request id
+  | 'actThen504' // Nova acted, a balancer answered 504 without one
+  | 'actLate'; // a balancer answered 504; Nova acts `lateMs` later
+
+/** What happens to one read (GET server, instance actions). */
+export type ReadFault = 'none' | 'unavailable' | 'lost';
+
+interface CloudServer {
+  id: string;
+  tenantId: string;
+  imageId: string;
+  /** Our clock (ms) when the running rebuild ends; 0 when none runs. */
+  busyUntil: number;
+  busyTask: 'rebuilding' | 'rebooting' | null;
+  /** Cloud clock, ms. */
+  updated: number;
+  actions: InstanceAction[];
+  rebuilds: number;
+}
+
+const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+const novaTime = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('Z', '').replace('.000', '.000000');
+
+export class ModelCloud implements ComputeApi {
+  readonly servers = new Map<string, CloudServer>();
+  rebuildFaults: RebuildFault[] = [];
+  readFaults: ReadFault[] = [];
+  /** Late acts waiting for their time (our clock). */
+  private late: { at: number; serverId: string; imageId: string; requestId: string }[] = [];
+  calls = 0;
+
+  constructor(
+    private readonly now: () => number,
+    readonly skewMs: number,
+    /** How long a rebuild runs. */
+    private readonly rebuildMs: number,
+    /** How long after acting a late request acts (< the worker's settle time). */
+    readonly lateMs: number,
+  ) {}
+
+  private cloudNow(): number {
+    return this.now() + this.skewMs;
+  }
+
+  add(id: string, tenantId: string, imageId: string): void {
+    this.servers.set(id, { id, tenantId, imageId, busyUntil: 0, busyTask: null, updated: this.cloudNow() - 3600_000, actions: [], rebuilds: 0 });
+  }
+
+  /** Acts on requests whose late time has come. */
+  settle(): void {
+    const due = this.late.filter((l) => l.at <= this.now());
+    this.late = this.late.filter((l) => l.at > this.now());
+    for (const l of due) this.act(l.serverId, l.imageId, l.requestId);
+  }
+
+  /** Whether Nova still holds requests it will act on. */
+  get pendingLate(): number {
+    return this.late.length;
+  }
+
+  private server(id: string): CloudServer | undefined {
+    this.settle();
+    const s = this.servers.get(id);
+    if (s && s.busyUntil && s.busyUntil <= this.now()) {
+      s.updated = s.busyUntil + this.skewMs;
+      s.busyUntil = 0;
+      s.busyTask = null;
+    }
+    return s;
+  }
+
+  /** Nova's rebuild: refused while a task runs, else the action recorded and the rebuild started. */
+  private act(serverId: string, imageId: string, requestId: string): ComputeResult<{ server?: ServerView }> {
+    const s = this.server(serverId);
+    if (!s) return { ok: false, status: 404, faultName: 'itemNotFound', message: `Instance ${serverId} could not be found.`, computeRequestId: requestId };
+    if (s.busyTask) {
+      return { ok: false, status: 409, faultName: 'conflictingRequest', message: `Cannot 'rebuild' instance ${serverId} while it is in task_state ${s.busyTask}`, computeRequestId: requestId };
+    }
+    s.rebuilds++;
+    s.imageId = imageId;
+    s.busyTask = 'rebuilding';
+    s.busyUntil = this.now() + this.rebuildMs;
+    s.updated = this.cloudNow();
+    s.actions.unshift({ action: 'rebuild', request_id: requestId, start_time: novaTime(this.cloudNow()) });
+    return { ok: true, status: 202, body: { server: this.view(s) }, computeRequestId: requestId };
+  }
+
+  /** Makes a server busy with a task of someone else's that clears by itself. */
+  reboot(serverId: string, ms: number): void {
+    const s = this.server(serverId);
+    if (!s || s.busyTask) return;
+    s.busyTask = 'rebooting';
+    s.busyUntil = this.now() + ms;
+    s.updated = this.cloudNow();
+  }
+
+  private view(s: CloudServer): ServerView {
+    return {
+      id: s.id,
+      status: s.busyTask === 'rebuilding' ? 'REBUILD' : s.busyTask === 'rebooting' ? 'REBOOT' : 'ACTIVE',
+      tenant_id: s.tenantId,
+      'OS-EXT-STS:task_state': s.busyTask,
+      image: { id: s.imageId },
+      updated: iso(s.updated),
+    };
+  }
+
+  async rebuild(_target: ComputeTarget, serverId: string, body: Record<string, unknown>, _requestId: string): Promise<ComputeResult<{ server?: ServerView }>> {
+    this.calls++;
+    const fault = this.rebuildFaults.shift() ?? 'none';
+    const requestId = `req-${randomUUID()}`;
+    const imageId = String(body.imageRef);
+    switch (fault) {
+      case 'busy':
+        this.reboot(serverId, 20_000);
+        return this.act(serverId, imageId, requestId);
+      case 'unavailable':
+        return { ok: false, status: 503, faultName: 'serviceUnavailable', message: 'The server is currently unavailable.' };
+      case 'unsent':
+        throw new ComputeTransportError('connect ECONNREFUSED', false);
+      case 'lostBefore':
+        throw new ComputeTransportError('socket hang up before Nova read it', true);
+      case 'lostAfter':
+        this.act(serverId, imageId, requestId);
+        throw new ComputeTransportError('socket hang up after Nova acted', true);
+      case 'actThen500': {
+        const r = this.act(serverId, imageId, requestId);
+        if (!r.ok) return r;
+        return { ok: false, status: 500, faultName: 'computeFault', message: 'Unexpected API Error.', computeRequestId: requestId };
+      }
+      case 'actThen504': {
+        const r = this.act(serverId, imageId, requestId);
+        if (!r.ok) return r;
+        return { ok: false, status: 504, message: '504 Gateway Time-out' };
+      }
+      case 'actLate':
+        this.late.push({ at: this.now() + this.lateMs, serverId, imageId, requestId });
+        return { ok: false, status: 504, message: '504 Gateway Time-out' };
+      case 'none': {
+        const r = this.act(serverId, imageId, requestId);
+        // Two rebuilds racing: Nova may answer the second with a 500 UnexpectedTaskStateError (02b).
+        if (!r.ok && r.status === 409 && /rebuilding/.test(r.message) && this.calls % 3 === 0) {
+          return { ok: false, status: 500, faultName: 'computeFault', message: "Unexpected API Error. <class 'nova.exception.UnexpectedTaskStateError'>", computeRequestId: requestId };
+        }
+        return r;
+      }
+    }
+  }
+
+  private readFault(): void | ComputeResult<never> {
+    const fault = this.readFaults.shift() ?? 'none';
+    if (fault === 'lost') throw new ComputeTransportError('read timed out', true);
+    if (fault === 'unavailable') return { ok: false, status: 503, message: 'unavailable' };
+  }
+
+  async getServer(_target: ComputeTarget, serverId: string): Promise<ComputeResult<{ server: ServerView }>> {
+    this.calls++;
+    const f = this.readFault();
+    if (f) return f;
+    const s = this.server(serverId);
+    if (!s) return { ok: false, status: 404, faultName: 'itemNotFound', message: `Instance ${serverId} could not be found.` };
+    return { ok: true, status: 200, body: { server: this.view(s) } };
+  }
+
+  async listInstanceActions(_target: ComputeTarget, serverId: string): Promise<ComputeResult<{ instanceActions: InstanceAction[] }>> {
+    this.calls++;
+    const f = this.readFault();
+    if (f) return f;
+    const s = this.server(serverId);
+    if (!s) return { ok: false, status: 404, faultName: 'itemNotFound', message: `Instance ${serverId} could not be found.` };
+    return { ok: true, status: 200, body: { instanceActions: s.actions.map((a) => ({ ...a })) } };
+  }
+}
