@@ -56,7 +56,7 @@ export function computeFor(env: Env, credentials: Record<string, string> = {}): 
 
 export interface WorkerOverrides {
   metrics?: MetricsSink;
-  afterRebuildAnswered?: WorkerDeps['afterRebuildAnswered'];
+  crashPoint?: WorkerDeps['crashPoint'];
   compute?: ComputeApi;
   now?: () => Date;
 }
@@ -79,7 +79,7 @@ export function workerParts(
     logger,
     ...(overrides.metrics ? { metrics: overrides.metrics } : {}),
     ...(overrides.now ? { now: overrides.now } : {}),
-    ...(overrides.afterRebuildAnswered ? { afterRebuildAnswered: overrides.afterRebuildAnswered } : {}),
+    ...(overrides.crashPoint ? { crashPoint: overrides.crashPoint } : {}),
   };
   return { config, deps };
 }

@@ -63,7 +63,7 @@ export interface LocalStackOptions {
         poller?: Partial<PollerOptions>;
         simulator?: SimulatorOptions;
         metrics?: MetricsSink;
-        afterRebuildAnswered?: WorkerDeps['afterRebuildAnswered'];
+        crashPoint?: WorkerDeps['crashPoint'];
         /** Start the simulator but no in-process worker: a worker process is run from `workerEnv` (the fault suite kills it). */
         external?: boolean;
         /**
@@ -94,8 +94,8 @@ export interface LocalStack {
   sim?: ComputeSimulator;
   poller?: Poller;
   worker?: WorkerHandler;
-  /** One sweep now (the sweeper also runs on its own timer, unless sweepEverySeconds is 0). */
-  sweep(): Promise<SweepReport>;
+  /** One sweep now (the sweeper also runs on its own timer, unless sweepEverySeconds is 0); `at`: as if it ran then. */
+  sweep(at?: Date): Promise<SweepReport>;
   /** SDK client settings that reach the stand-ins, for tests that look at them directly. */
   aws: { region: string; credentials: { accessKeyId: string; secretAccessKey: string }; dynamoEndpoint: string; sqsEndpoint: string };
   stop(): Promise<void>;
@@ -193,16 +193,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let poller: Poller | undefined;
     let worker: WorkerHandler | undefined;
-    let sweepNow: () => Promise<SweepReport> = async () => ({ jobs: 0, ended: 0, cancelled: 0, unfinished: false });
+    let sweepNow: (at?: Date) => Promise<SweepReport> = async () => ({ jobs: 0, ended: 0, cancelled: 0, unfinished: false });
     const workerEnv = w ? env : {};
     if (w) {
       const workerLogger = options.logger ?? new Logger({ serviceName: 'rebuild-worker', logLevel: 'WARN' });
       const built = workerParts(env, parts, workerLogger, {}, {
         ...(w.metrics ? { metrics: w.metrics } : {}),
-        ...(w.afterRebuildAnswered ? { afterRebuildAnswered: w.afterRebuildAnswered } : {}),
+        ...(w.crashPoint ? { crashPoint: w.crashPoint } : {}),
       });
       const sweepDeps = sweeperDeps(built.deps, built.config);
-      sweepNow = () => sweep(sweepDeps);
+      sweepNow = (at) => sweep(at ? { ...sweepDeps, now: () => at } : sweepDeps);
       const every = w.sweepEverySeconds ?? LOCAL_SWEEP_SECONDS;
       if (every > 0) {
         let running: Promise<unknown> = Promise.resolve();

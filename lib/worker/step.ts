@@ -94,8 +94,11 @@ export interface WorkerDeps {
   now?: () => Date;
   newRequestId?: () => string;
   random?: () => number;
-  /** Test seam for "the worker died right here": called after the cloud answered a rebuild, before anything is recorded. */
-  afterRebuildAnswered?: (serverId: string) => void | Promise<void>;
+  /**
+   * Test seam for "the worker died right here": called when a step starts and after the cloud
+   * answered a rebuild (before anything is recorded); what it throws ends the invocation.
+   */
+  crashPoint?: (point: 'stepStart' | 'afterRebuildAnswered', serverId: string) => void | Promise<void>;
 }
 
 /** What one message led to, for logs and tests. */
@@ -289,7 +292,7 @@ export class Step {
     } catch (err) {
       decision = this.decideError(err);
     }
-    await this.deps.afterRebuildAnswered?.(rec.serverId);
+    await this.deps.crashPoint?.('afterRebuildAnswered', rec.serverId);
 
     if (decision.kind === 'accepted') return this.accepted(claimed, decision.computeRequestId);
     // Every answer's Compute request id is kept, refusals included: it is what the cloud's operators search their logs for.
@@ -583,6 +586,7 @@ export async function handleRebuildMessage(deps: WorkerDeps, msg: RebuildMessage
   }
   const step = new Step(deps, msg, job);
   try {
+    await deps.crashPoint?.('stepStart', msg.serverId);
     return await step.run(rec);
   } catch (err) {
     // Another delivery moved the record between our read and our write: it owns the step now.

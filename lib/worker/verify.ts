@@ -24,6 +24,12 @@ import type { ServerRecord, Uncertainty } from '../jobs/model.js';
  * minutes).
  */
 const NOVA_HOSTS_MARGIN_MS = 60_000;
+/**
+ * Nova's action start times are whole seconds (the fraction cut off), our attempt times are not: an
+ * attempt at 12:00:00.700 can start at 12:00:00 on a clock that agrees with ours to the millisecond.
+ * Two seconds cover the cut with a second to spare.
+ */
+const WHOLE_SECONDS_MARGIN_MS = 2_000;
 
 export type CloudAnswer =
   /** A rebuild of ours was taken (its Nova request id when the actions show it). */
@@ -48,7 +54,7 @@ export async function askCloud(
   uncertainty: Uncertainty,
   skewToleranceSeconds: number,
 ): Promise<CloudAnswer> {
-  const fromOurs = Date.parse(uncertainty.since) - skewToleranceSeconds * 1000;
+  const fromOurs = Date.parse(uncertainty.since) - skewToleranceSeconds * 1000 - WHOLE_SECONDS_MARGIN_MS;
   const fromCheck = rec.baselineUpdated !== undefined ? novaTime(rec.baselineUpdated) - NOVA_HOSTS_MARGIN_MS : Number.NEGATIVE_INFINITY;
   const windowStart = Math.max(fromOurs, fromCheck);
   try {

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import type { ComputeSimulator } from '../../local/sim/index.js';
-import { SERVER_STATES } from '../../lib/jobs/model.js';
+import { IMAGE, type JobView, StackClient } from '../support/client.js';
 
-const IMAGE = '70a599e0-31e7-49b7-b260-868f441e862b';
 const FAST = {
   FOLLOW_FIRST_SECONDS: '1',
   FOLLOW_INTERVAL_SECONDS: '1',
@@ -33,8 +32,8 @@ beforeAll(async () => {
     queue: { visibilityTimeoutSeconds: 2, maxReceiveCount: 3 },
     worker: {
       poller: { batchSize: 10, batchingWindowSeconds: 0, maxConcurrency: 4 },
-      afterRebuildAnswered: (serverId) => {
-        if (crashAfterAnswer.delete(serverId)) throw new Error('worker killed after Nova answered, before the record');
+      crashPoint: (point, serverId) => {
+        if (point === 'afterRebuildAnswered' && crashAfterAnswer.delete(serverId)) throw new Error('worker killed after Nova answered, before the record');
       },
     },
   });
@@ -48,51 +47,13 @@ afterEach(() => {
   crashAfterAnswer = new Set();
 });
 
-const api = (path: string) => `${stack.apiUrl}/v2/${sim.tenantId}${path}`;
-
-async function submit(servers: { id: string; rebuild?: object }[], options: object = {}, rebuild: object = { imageRef: IMAGE, adminPass: 'seekr3t' }) {
-  const res = await fetch(api('/rebuild-jobs'), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ rebuildJob: { rebuild, servers, options } }),
-  });
-  const json = (await res.json()) as { rebuildJob: { id: string } };
-  expect(res.status, JSON.stringify(json)).toBe(202);
-  return json.rebuildJob.id;
-}
-
-type JobView = { status: string; counts: Record<string, number>; total: number; stop?: { by: string; reason: string }; completedAt?: string };
-type ServerView = { id: string; status: string; attempts: number; lastHttpStatus?: number; fault?: { name: string; message: string }; novaState?: string; computeRequestIds: string[] };
-
-async function job(id: string): Promise<JobView> {
-  return ((await (await fetch(api(`/rebuild-jobs/${id}`))).json()) as { rebuildJob: JobView }).rebuildJob;
-}
-
-async function servers(id: string): Promise<ServerView[]> {
-  return ((await (await fetch(api(`/rebuild-jobs/${id}/servers`))).json()) as { servers: ServerView[] }).servers;
-}
-
-const ENDED = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED'];
-
-/** Waits (polling the status endpoint, as a user would) until the job ends; fails the test after `seconds`. */
-async function untilEnded(id: string, seconds = 40): Promise<JobView> {
-  const until = Date.now() + seconds * 1000;
-  for (;;) {
-    const j = await job(id);
-    if (ENDED.includes(j.status)) return j;
-    if (Date.now() > until) throw new Error(`job still ${j.status} after ${seconds} s: ${JSON.stringify(j.counts)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** The job's counters equal its records, and every server has ended. */
-async function expectCountersExact(id: string) {
-  const [j, list] = await Promise.all([job(id), servers(id)]);
-  const fromRecords = Object.fromEntries(SERVER_STATES.map((s) => [s, list.filter((x) => x.status === s).length]));
-  expect(j.counts).toEqual(fromRecords);
-  expect(list).toHaveLength(j.total);
-  expect(j.completedAt).toBeDefined();
-}
+const client = new StackClient(() => stack, () => sim.tenantId);
+const api = (path: string) => client.url(path);
+const submit = client.submit.bind(client);
+const job = client.job.bind(client);
+const servers = client.servers.bind(client);
+const untilEnded = client.untilEnded.bind(client);
+const expectCountersExact = client.expectCountersExact.bind(client);
 
 function newServers(n: number, input: Parameters<ComputeSimulator['createServer']>[0] = {}) {
   return Array.from({ length: n }, () => sim.createServer(input).id);

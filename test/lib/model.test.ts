@@ -105,7 +105,7 @@ function crashing<T extends object>(target: T, plan: () => CrashPlan | undefined
 type Event =
   | { kind: 'deliver'; pick: number; crashAt: number | null; crashAfter: boolean }
   | { kind: 'duplicate'; pick: number }
-  | { kind: 'advance'; seconds: number }
+  | { kind: 'advance'; ms: number }
   | { kind: 'cancel' }
   | { kind: 'sweep' }
   | { kind: 'busy'; server: number };
@@ -113,7 +113,7 @@ type Event =
 const eventArb: fc.Arbitrary<Event> = fc.oneof(
   { weight: 10, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(50), crashAt: fc.option(fc.nat(8), { freq: 3 }), crashAfter: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), pick: fc.nat(50) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), seconds: fc.oneof(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 60, max: 1200 })) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 1, max: 30_000 }), fc.integer({ min: 60_000, max: 1_200_000 })) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sweep' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('busy' as const), server: fc.nat(5) }) },
@@ -123,6 +123,8 @@ const rebuildFaultArb = fc.constantFrom<RebuildFault>('none', 'none', 'none', 'b
 const readFaultArb = fc.constantFrom<ReadFault>('none', 'none', 'none', 'none', 'unavailable', 'lost');
 
 const scenarioArb = fc.record({
+  // Our clock starts anywhere within a second: the cloud's times are whole seconds, ours are not.
+  startMs: fc.integer({ min: 0, max: 999 }),
   servers: fc.integer({ min: 1, max: 6 }),
   maxInFlight: fc.integer({ min: 1, max: 6 }),
   maxAttempts: fc.integer({ min: 2, max: 8 }),
@@ -140,7 +142,7 @@ const scenarioArb = fc.record({
 type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never;
 
 async function run(s: Scenario): Promise<void> {
-  let now = Date.parse('2026-12-01T02:00:00Z');
+  let now = Date.parse('2026-12-01T02:00:00Z') + s.startMs;
   const clock = () => now;
   let plan: CrashPlan | undefined;
   const memory = new MemoryJobStore();
@@ -220,7 +222,7 @@ async function run(s: Scenario): Promise<void> {
         break;
       }
       case 'advance':
-        now += e.seconds * 1000;
+        now += e.ms;
         break;
       case 'cancel':
         await cancelJob(store, life, caller, jobId, () => new Date(now)).catch(() => undefined);
