@@ -295,3 +295,40 @@ function render(node: Node | string): string {
 
 /** Well-formed documents from the seed's vocabulary, in any arrangement. */
 export const randomXmlArb: fc.Arbitrary<RawRequest> = nodeArb.map((root) => xmlRequest(render(root)));
+
+/**
+ * Shapes that cost a naive XML reader time out of proportion to their length (each was quadratic
+ * somewhere once: unclosed processing instructions and comments, runs of "<" or "&", many
+ * attributes or metadata items, deep nesting). Every one must be answered — refused or accepted —
+ * within a small budget, up to the 64 KB cap.
+ */
+export const SLOW_XML_SHAPES = [
+  'unclosed <?', 'unclosed <!--', 'closed comments', 'run of <', 'run of "<a "', 'many attributes', 'nested', 'run of &', 'run of &a',
+  'character references', 'unclosed CDATA', 'long tag name', 'many metadata items',
+] as const;
+
+/** One slow shape, about `size` bytes (never over the 64 KB cap). */
+export function slowXml(what: (typeof SLOW_XML_SHAPES)[number], size: number): { request: RawRequest; what: string } {
+  const fill = (unit: string) => unit.repeat(Math.max(1, Math.floor(size / unit.length)));
+  const body: Record<(typeof SLOW_XML_SHAPES)[number], string> = {
+    'unclosed <?': fill('<?'),
+    'unclosed <!--': fill('<!--'),
+    'closed comments': `<rebuild imageRef="${UUID}">${fill('<!-- x -->')}</rebuild>`,
+    'run of <': fill('<'),
+    'run of "<a "': fill('<a '),
+    'many attributes': `<rebuild imageRef="${UUID}" ${fill('a="b" ')}/>`,
+    nested: `<rebuild>${fill('<a>')}${fill('</a>')}</rebuild>`,
+    'run of &': `<rebuild name="${fill('&')}"/>`,
+    'run of &a': `<rebuild name="&${fill('a')}"/>`,
+    'character references': `<rebuild imageRef="${UUID}" name="${fill('&#x41;')}"/>`,
+    'unclosed CDATA': `<rebuild><![CDATA[${fill(']]')}</rebuild>`,
+    'long tag name': `<${fill('a')}>`,
+    'many metadata items': `<rebuild imageRef="${UUID}"><metadata>${fill('<meta key="k">v</meta>')}</metadata></rebuild>`,
+  };
+  return { request: xmlRequest(body[what].slice(0, 64 * 1024)), what: `${what}, ${size} bytes` };
+}
+
+/** The slow shapes at random sizes, the cap itself often. */
+export const slowXmlArb: fc.Arbitrary<{ request: RawRequest; what: string }> = fc
+  .tuple(fc.constantFrom(...SLOW_XML_SHAPES), fc.oneof(fc.constant(64 * 1024 - 200), fc.integer({ min: 1024, max: 64 * 1024 - 200 })))
+  .map(([what, size]) => slowXml(what, size));
