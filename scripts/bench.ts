@@ -27,7 +27,7 @@ const s = byName.submit;
 lines.push([`submit: ${s.servers}-server job, median wall time`, `${s.medianMs.toFixed(0)} ms`, '']);
 lines.push(['submit: AWS calls per server', s.callsPerServer.toFixed(3), '≤ 0.15']);
 for (const r of byName.status.rows) lines.push([`status summary, job of ${r.servers} servers`, `${r.medianMs.toFixed(1)} ms, ${r.callsPerRead} DynamoDB call, ${r.bytesPerRead.toFixed(0)} bytes`, 'flat in job size']);
-for (const r of byName.bundles.rows) lines.push([`bundle: ${r.fn}`, `${kb(r.bytes)} minified (${kb(r.gzipBytes)} gzip)`, `≤ ${kb(byName.bundles.budget)}`]);
+for (const r of byName.bundles.rows) lines.push([`bundle: ${r.fn}`, `${kb(r.bytes)} minified (${kb(r.gzipBytes)} gzip)`, `≤ ${kb(r.budget)}`]);
 for (const r of byName['cold-start'].rows) lines.push([`module init: ${r.fn}`, `${r.medianMs.toFixed(0)} ms`, '']);
 const d = byName.drain;
 for (const r of d.rows) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENTRIES, PROJECT_ROOT } from '../../cdk/bundling.js';
+import { BUNDLE_BUDGETS, ENTRIES, PROJECT_ROOT } from '../../cdk/bundling.js';
 import { measureBundle } from '../../scripts/bundle-sizes.js';
 import { type Synthesized, synth } from './support.js';
 
@@ -25,13 +25,13 @@ beforeAll(() => {
 }, 120_000);
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-function bundleDir(construct: 'ApiFunction' | 'Worker'): string {
+function bundleDir(construct: 'ApiFunction' | 'Worker' | 'Sweeper'): string {
   const asset = s.stack.node.findChild(construct).node.findChild('Function').node.findChild('Code') as Asset;
   return join(outdir, asset.assetPath);
 }
 
 describe('bundling with the local esbuild', () => {
-  it.each([['ApiFunction'], ['Worker']] as const)('%s is one minified ES module with its source map', (construct) => {
+  it.each([['ApiFunction'], ['Worker'], ['Sweeper']] as const)('%s is one minified ES module with its source map', (construct) => {
     const dir = bundleDir(construct);
     expect(existsSync(join(dir, 'index.mjs'))).toBe(true);
     expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
@@ -45,17 +45,18 @@ describe('bundling with the local esbuild', () => {
     expect(map.sourcesContent).toBeUndefined();
   });
 
-  it.each([['ApiFunction', 'api'], ['Worker', 'worker']] as const)(
-    '%s is the bundle scripts/bundle-sizes.ts measures',
+  it.each([['ApiFunction', 'api'], ['Worker', 'worker'], ['Sweeper', 'sweeper']] as const)(
+    '%s is the bundle scripts/bundle-sizes.ts measures, within its budget',
     async (construct, name) => {
       const measured = await measureBundle(name, ENTRIES[name]);
       // The deployed file ends with the source map's link; the script measures the code alone.
       const code = readFileSync(join(bundleDir(construct), 'index.mjs'), 'utf8').replace(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/, '');
       expect(Buffer.byteLength(code)).toBe(measured.bytes);
+      expect(measured.bytes).toBeLessThanOrEqual(BUNDLE_BUDGETS[name]);
     },
   );
 
-  it.each([['ApiFunction'], ['Worker']] as const)('%s loads in Node and exports its handler', (construct) => {
+  it.each([['ApiFunction'], ['Worker'], ['Sweeper']] as const)('%s loads in Node and exports its handler', (construct) => {
     const file = pathToFileURL(join(bundleDir(construct), 'index.mjs')).href;
     const out = execFileSync(process.execPath, ['--enable-source-maps', '--no-warnings', '--input-type=module', '-e', `const m = await import(${JSON.stringify(file)}); console.log(typeof m.handler);`], {
       cwd: PROJECT_ROOT,

@@ -100,4 +100,13 @@ describe('stack parameters', () => {
     expect(run.stderr).toContain('Parameter error: keystoneUrl and computeUrl are both set');
     expect(run.stderr).not.toContain('    at ');
   });
+
+  it('reads grants as JSON, checks them with the API function\'s own parser, and refuses malformed ones', () => {
+    const grants = { 'arn:aws:iam::123456789012:role/Ops': ['p1', 'p2'], 'arn:aws:iam::123456789012:user/admin': '*' };
+    expect(settingsFromContext({ keystoneUrl: KEYSTONE, grants: JSON.stringify(grants) }).grants).toBe(JSON.stringify(grants));
+    expect(settingsFromContext({ keystoneUrl: KEYSTONE, grants }).grants).toBe(JSON.stringify(grants));
+    expect(refused({ keystoneUrl: KEYSTONE, grants: '{not json' })).toThrow(/grants must be a JSON object/);
+    expect(refused({ keystoneUrl: KEYSTONE, grants: '{"bob": ["p1"]}' })).toThrow(/grants: "bob" is not an IAM principal ARN/);
+    expect(refused({ keystoneUrl: KEYSTONE, grants: '{"arn:aws:iam::123456789012:role/Ops": ["p/1"]}' })).toThrow(/must be a list of project ids/);
+  });
 });

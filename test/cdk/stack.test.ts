@@ -18,7 +18,7 @@ beforeAll(() => {
   s = synth({}, { cfnValidation: true });
 });
 
-const fn = (prefix: 'ApiFunction' | 'WorkerFunction') => resource(s.template, 'AWS::Lambda::Function', prefix).Properties;
+const fn = (prefix: 'ApiFunction' | 'WorkerFunction' | 'SweeperFunction') => resource(s.template, 'AWS::Lambda::Function', prefix).Properties;
 const queueIds = () => {
   const queues = Object.entries(resourcesOf(s.template, 'AWS::SQS::Queue'));
   const main = queues.find(([, q]) => q.Properties.RedrivePolicy !== undefined);
@@ -396,5 +396,48 @@ describe('deployability', () => {
     expect(s.stack.resolve(s.stack.account)).toEqual({ Ref: 'AWS::AccountId' });
     expect(s.stack.resolve(s.stack.region)).toEqual({ Ref: 'AWS::Region' });
     expect(s.app.synth().manifest.missing).toBeUndefined();
+  });
+});
+
+describe('safety wiring', () => {
+  it("reserves the worker's concurrency (the event source's maximum), so no burst of API calls can take it", () => {
+    const worker = fn('WorkerFunction');
+    expect(worker.ReservedConcurrentExecutions).toBe(DEFAULTS.maxConcurrency);
+    const mapping = Object.values(resourcesOf(s.template, 'AWS::Lambda::EventSourceMapping')).find((m) => JSON.stringify(m.Properties.FunctionName).includes('Worker'));
+    expect(mapping?.Properties.ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(worker.ReservedConcurrentExecutions);
+    expect(synth({ maxConcurrency: '25' }).template.findResources('AWS::Lambda::Function', { Properties: { ReservedConcurrentExecutions: 25 } })).not.toEqual({});
+  });
+
+  it("tells the worker the queue's receive count, so it ends a server on the message's last delivery instead of dead-lettering it", () => {
+    const { mainProps } = queueIds();
+    expect(Number(fn('WorkerFunction').Environment.Variables.MAX_RECEIVE_COUNT)).toBe(mainProps.RedrivePolicy.maxReceiveCount);
+  });
+
+  it('runs the sweeper every five minutes, one instance at a time, with the table and the secret but no queue to send to', () => {
+    const sweeper = fn('SweeperFunction');
+    expect(sweeper.ReservedConcurrentExecutions).toBe(1);
+    expect(sweeper.Timeout).toBe(300);
+    const rules = Object.values(resourcesOf(s.template, 'AWS::Events::Rule'));
+    expect(rules).toHaveLength(1);
+    expect(rules[0]?.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(JSON.stringify(rules[0]?.Properties.Targets)).toContain('SweeperFunction');
+    const policies = JSON.stringify(Object.entries(resourcesOf(s.template, 'AWS::IAM::Policy')).filter(([id]) => id.startsWith('Sweeper')));
+    expect(policies).toContain('dynamodb:TransactWriteItems'.replace('TransactWriteItems', 'UpdateItem'));
+    expect(policies).toContain('secretsmanager:GetSecretValue');
+    expect(policies).not.toContain('sqs:SendMessage');
+  });
+
+  it("gives the API function the grants, closed by default, and takes them from context", () => {
+    expect(fn('ApiFunction').Environment.Variables.PROJECT_GRANTS).toBe('{}');
+    const grants = { 'arn:aws:iam::123456789012:role/Ops': ['6f70656e737461636b20342065766572'] };
+    const { template } = synth({ grants: JSON.stringify(grants) });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ PROJECT_GRANTS: JSON.stringify(grants) }) } });
+  });
+
+  it('lets the functions query both indexes and delete only what the store deletes (server locks)', () => {
+    expect(JOB_STORE_ACTIONS).toContain('dynamodb:DeleteItem');
+    const policies = JSON.stringify(resourcesOf(s.template, 'AWS::IAM::Policy'));
+    expect(policies).toContain('/index/byProject');
+    expect(policies).toContain('/index/byLive');
   });
 });
