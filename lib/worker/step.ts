@@ -421,9 +421,11 @@ export class Step {
       if (this.pastDeadline()) {
         return this.end(rec, 'FAILED', { name: 'outcomeUnknown', message: "The job's deadline passed and the cloud could not be asked whether the last attempt was taken: check the server." });
       }
-      const wait = backoffSeconds(Math.max(1, rec.tries), this.deps.settings.retry, undefined, this.deps.random);
+      // Each unanswered look counts as a try, so the looks back off as an outage lasts.
+      const tries = rec.tries + 1;
+      const wait = backoffSeconds(tries, this.deps.settings.retry, undefined, this.deps.random);
       await this.schedule(rec.seq + 1, 'attempt', wait);
-      await this.move(rec, { ...mark, faultName: 'uncertain', faultMessage: `Could not yet learn whether the last attempt was taken: ${this.text.clean(answer.message)}`, nextCheckAt: this.at(wait) });
+      await this.move(rec, { ...mark, tries, faultName: 'uncertain', faultMessage: `Could not yet learn whether the last attempt was taken: ${this.text.clean(answer.message)}`, nextCheckAt: this.at(wait) });
       return 'verify-scheduled';
     }
     // Absent. Final only once the attempt can no longer be acted on.

@@ -288,7 +288,7 @@ describe('failures midway', () => {
     const t = setup();
     t.queue.send = () => new Promise(() => undefined); // the function is frozen here forever
     void t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }])));
-    await new Promise((r) => setTimeout(r, 10));
+    while (t.store.jobs.size === 0) await Promise.resolve();
     const [job] = [...t.store.jobs.values()];
     const view = async () => (await t.call(apiEvent('GET', `/v2/tenant-a/rebuild-jobs/${job?.jobId}`))).json.rebuildJob.submission;
     expect((await view()).state).toBe('IN_PROGRESS');

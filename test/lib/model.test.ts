@@ -14,53 +14,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cancelJob } from '../../lib/jobs/cancel.js';
-import { principalKey } from '../../lib/jobs/grants.js';
-import { ServerLife } from '../../lib/jobs/lifecycle.js';
-import type { RebuildMessage } from '../../lib/jobs/message.js';
 import { type JobRecord, SERVER_STATES, isTerminal } from '../../lib/jobs/model.js';
-import type { JobStore, RebuildQueue, StoredTransition } from '../../lib/jobs/ports.js';
-import { submitJob } from '../../lib/jobs/submit.js';
-import type { JobRequest } from '../../lib/request/job-request.js';
-import { DEFAULT_WORKER_SETTINGS, type WorkerDeps, handleRebuildMessage } from '../../lib/worker/step.js';
-import { DEFAULT_SWEEP, sweep } from '../../lib/worker/sweeper.js';
-import { MemoryJobStore } from '../support/memory.js';
-import { ModelCloud, type ReadFault, type RebuildFault } from '../support/model-cloud.js';
+import type { JobStore, StoredTransition } from '../../lib/jobs/ports.js';
+import { DEFAULT_WORKER_SETTINGS } from '../../lib/worker/step.js';
+import type { ReadFault, RebuildFault } from '../support/model-cloud.js';
+import { type Queued, World } from '../support/world.js';
 
 const RUNS = Number(process.env.MODEL_RUNS ?? 60);
-const IMAGE = '70a599e0-31e7-49b7-b260-868f441e862b';
-const TENANT = '6f70656e737461636b20342065766572';
-const PRINCIPAL = 'arn:aws:sts::123456789012:assumed-role/Ops/alice';
-const VISIBILITY_MS = 360_000;
-const MAX_RECEIVES = 5;
-const DEADLINE_S = 7200;
 
 /** The worker died: nothing after this point of the invocation happens. */
 class Crash extends Error {
   override readonly name = 'Crash';
-}
-
-interface Queued {
-  id: number;
-  msg: RebuildMessage;
-  visibleAt: number;
-  receives: number;
-}
-
-/** SQS's delivery rules on a virtual clock: delays, visibility, receive counts, dead-lettering. */
-class ModelQueue implements RebuildQueue {
-  messages: Queued[] = [];
-  deadLettered = 0;
-  private nextId = 1;
-  constructor(private readonly now: () => number) {}
-  async send(messages: RebuildMessage[]): Promise<void> {
-    for (const msg of messages) this.messages.push({ id: this.nextId++, msg: structuredClone(msg), visibleAt: this.now(), receives: 0 });
-  }
-  async schedule(message: RebuildMessage, delaySeconds: number): Promise<void> {
-    this.messages.push({ id: this.nextId++, msg: structuredClone(message), visibleAt: this.now() + delaySeconds * 1000, receives: 0 });
-  }
-  visible(): Queued[] {
-    return this.messages.filter((m) => m.visibleAt <= this.now());
-  }
 }
 
 /** A call site the planned crash may hit: the store's, the queue's and the cloud's calls, counted per delivery. */
@@ -142,10 +106,9 @@ const scenarioArb = fc.record({
 type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never;
 
 async function run(s: Scenario): Promise<void> {
-  let now = Date.parse('2026-12-01T02:00:00Z') + s.startMs;
-  const clock = () => now;
+  const world = new World({ servers: s.servers, skewMs: s.skewMs, rebuildMs: s.rebuildSeconds * 1000, lateMs: s.lateSeconds * 1000, startMs: s.startMs });
+  const { memory, queue, cloud, ids } = world;
   let plan: CrashPlan | undefined;
-  const memory = new MemoryJobStore();
   // Every transition the store wrote: each server must end exactly once.
   const ends = new Map<string, number>();
   const recorded: JobStore = new Proxy(memory, {
@@ -158,54 +121,28 @@ async function run(s: Scenario): Promise<void> {
       };
     },
   });
-  const store = crashing(recorded, () => plan);
-  const queue = new ModelQueue(clock);
-  const cloud = new ModelCloud(clock, s.skewMs, s.rebuildSeconds * 1000, s.lateSeconds * 1000);
+  world.store = crashing(recorded, () => plan);
+  world.workerQueue = crashing(queue, () => plan);
+  world.compute = crashing(cloud, () => plan);
   cloud.rebuildFaults = [...s.rebuildFaults];
   cloud.readFaults = [...s.readFaults];
-  const ids = Array.from({ length: s.servers }, (_, i) => `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`);
-  for (const id of ids) cloud.add(id, TENANT, 'a2459075-d96c-40d5-893e-577ff92e721c');
-  const life = new ServerLife({ store, now: () => new Date(now), minFailureSample: 10 });
-  const deps: WorkerDeps = {
-    store,
-    life,
-    queue: crashing(queue, () => plan),
-    compute: crashing(cloud, () => plan),
-    settings: DEFAULT_WORKER_SETTINGS,
-    logger: { info: () => undefined, warn: () => undefined },
-    now: () => new Date(now),
-  };
-  const caller = { tenantId: TENANT, principal: PRINCIPAL, principalKey: principalKey(PRINCIPAL) };
-  const request: JobRequest = {
-    options: { microversion: '2.1', maxAttempts: s.maxAttempts, deadlineSeconds: DEADLINE_S, maxFailurePercentage: 100, maxInFlight: s.maxInFlight },
-    shared: { imageRef: IMAGE, adminPass: 'seekr3t' },
-    servers: ids.map((id) => ({ id, rebuild: { imageRef: IMAGE, adminPass: 'seekr3t' }, overrides: {} })),
-  };
-  const submitted = await submitJob({ store: memory, queue, life, now: () => new Date(now), retentionDays: 30 }, { caller, kind: 'bulk', request });
-  const jobId = submitted.job.jobId;
+  const options = { maxAttempts: s.maxAttempts, maxInFlight: s.maxInFlight };
+  const { jobId } = await world.submit(options);
   // The same servers again while the first job lives: refused whole, nothing written.
   if (s.secondJob) {
-    await expect(submitJob({ store: memory, queue, life, now: () => new Date(now), retentionDays: 30 }, { caller, kind: 'bulk', request })).rejects.toThrow(/being rebuilt by another live job/);
+    await expect(world.submit(options)).rejects.toThrow(/being rebuilt by another live job/);
+    world.jobId = jobId;
     expect(memory.jobs.size).toBe(1);
   }
-
+  const deps = world.deps();
   const deliver = async (m: Queued, crash?: CrashPlan) => {
-    m.receives++;
-    m.visibleAt = now + VISIBILITY_MS;
     plan = crash;
     try {
-      await handleRebuildMessage(deps, m.msg, { lastDelivery: m.receives >= MAX_RECEIVES });
-      queue.messages = queue.messages.filter((x) => x !== m);
-    } catch {
-      if (m.receives >= MAX_RECEIVES) {
-        queue.messages = queue.messages.filter((x) => x !== m);
-        queue.deadLettered++;
-      }
+      await world.deliver(m, deps);
     } finally {
       plan = undefined;
     }
   };
-  const sweepDeps = { store, life, compute: cloud, settings: DEFAULT_WORKER_SETTINGS, sweep: DEFAULT_SWEEP, logger: deps.logger, now: () => new Date(now) };
 
   for (const e of s.events) {
     cloud.settle();
@@ -222,13 +159,13 @@ async function run(s: Scenario): Promise<void> {
         break;
       }
       case 'advance':
-        now += e.ms;
+        world.now += e.ms;
         break;
       case 'cancel':
-        await cancelJob(store, life, caller, jobId, () => new Date(now)).catch(() => undefined);
+        await cancelJob(world.store, deps.life, world.caller, jobId, world.clock).catch(() => undefined);
         break;
       case 'sweep':
-        await sweep(sweepDeps);
+        await world.sweep();
         break;
       case 'busy':
         cloud.reboot(ids[e.server % ids.length] as string, 30_000);
@@ -239,22 +176,7 @@ async function run(s: Scenario): Promise<void> {
   // Run to the end, the cloud and the queue behaving from now on.
   cloud.rebuildFaults = [];
   cloud.readFaults = [];
-  for (let guard = 0; ; guard++) {
-    expect(guard, 'the job never ended').toBeLessThan(20_000);
-    cloud.settle();
-    const job = (await memory.getJob(jobId)) as JobRecord;
-    if (job.finalStatus && queue.messages.length === 0 && cloud.pendingLate === 0) break;
-    const visible = queue.visible();
-    if (visible[0]) {
-      await deliver(visible[0]);
-      continue;
-    }
-    const next = Math.min(...queue.messages.map((m) => m.visibleAt), now + 600_000);
-    now = Math.max(now + 1000, next);
-    await sweep(sweepDeps);
-  }
-
-  const job = (await memory.getJob(jobId)) as JobRecord;
+  const job: JobRecord = await world.runToEnd();
   const records = [...memory.servers.values()].filter((r) => r.jobId === jobId);
   expect(records).toHaveLength(s.servers);
   // Every server ended, exactly once.

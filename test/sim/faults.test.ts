@@ -16,6 +16,11 @@ afterEach(async () => {
   await sim.stop();
 });
 
+/** Waits until the simulator holds a rebuild request (it logs one on arrival, before any delay). */
+async function arrived(s: ComputeSimulator): Promise<void> {
+  while (!s.requests().some((r) => r.kind === 'rebuild')) await new Promise((r) => setImmediate(r));
+}
+
 const getServer = () =>
   call(sim, 'GET', `/compute/v2.1/${sim.tenantId}/servers/${id}`, { headers: { 'X-Auth-Token': 'sim-token' } });
 
@@ -114,7 +119,7 @@ describe('injected faults', () => {
     sim.injectFault({ kind: 'rebuild', fault: { type: 'delay', ms: 150 } });
     const started = performance.now();
     const pending = postRebuild(sim, id);
-    await new Promise((r) => setTimeout(r, 30));
+    await arrived(sim);
     expect(sim.rebuildCount(id)).toBe(1);
     expect((await pending).status).toBe(202);
     expect(performance.now() - started).toBeGreaterThanOrEqual(140);
@@ -123,7 +128,7 @@ describe('injected faults', () => {
   it('handles a delayed request only after the delay when processFirst is false', async () => {
     sim.injectFault({ kind: 'rebuild', fault: { type: 'delay', ms: 100, processFirst: false } });
     const pending = postRebuild(sim, id);
-    await new Promise((r) => setTimeout(r, 30));
+    await arrived(sim);
     expect(sim.rebuildCount(id)).toBe(0);
     expect((await pending).status).toBe(202);
     expect(sim.rebuildCount(id)).toBe(1);
@@ -176,5 +181,65 @@ describe('the capacity limit', () => {
     sim.setMaxConcurrentRebuilds(1);
     expect((await postRebuild(sim, id)).status).toBe(202);
     expect((await postRebuild(sim, id)).status).toBe(409);
+  });
+});
+
+describe('faults that act and still fail', () => {
+  it('acts and answers Nova\'s 500 with the request id its instance actions show (actThenFail 500)', async () => {
+    sim.injectFault({ kind: 'rebuild', fault: { type: 'actThenFail', status: 500 } });
+    const res = await postRebuild(sim, id);
+    expect(res.status).toBe(500);
+    expect(json(res).computeFault).toMatchObject({ code: 500 });
+    expect(sim.rebuildCount(id)).toBe(1);
+    const actions = await call(sim, 'GET', `/compute/v2.1/${sim.tenantId}/servers/${id}/os-instance-actions`, { headers: { 'X-Auth-Token': 'sim-token' } });
+    const [latest] = json(actions).instanceActions as { action: string; request_id: string }[];
+    expect(latest).toMatchObject({ action: 'rebuild', request_id: firstHeader(res, 'x-openstack-request-id') });
+  });
+
+  it.each([502, 504] as const)("acts and answers a balancer's %i page without a request id", async (status) => {
+    sim.injectFault({ kind: 'rebuild', fault: { type: 'actThenFail', status } });
+    const res = await postRebuild(sim, id);
+    expect(res.status).toBe(status);
+    expect(res.text).toContain(`<h1>${status}`);
+    expect(firstHeader(res, 'x-openstack-request-id')).toBeUndefined();
+    expect(sim.rebuildCount(id)).toBe(1);
+  });
+
+  it('answers 504 at once and acts when the delay has passed (actLate)', async () => {
+    sim.injectFault({ kind: 'rebuild', fault: { type: 'actLate', ms: 100 } });
+    const res = await postRebuild(sim, id);
+    expect(res.status).toBe(504);
+    expect(sim.rebuildCount(id)).toBe(0);
+    while (sim.rebuildCount(id) === 0) await new Promise((r) => setTimeout(r, 10));
+    expect(sim.rebuildCount(id)).toBe(1);
+  });
+
+  it('quotes the request as Nova does: the whole body as a Python dict (04b), a file\'s contents raw and as a repr (03i)', async () => {
+    sim.injectFault({ kind: 'rebuild', fault: { type: 'quoteRequest', recording: '04b' } });
+    const body = { rebuild: { imageRef: 'a2459075-d96c-40d5-893e-577ff92e721c', adminPass: "it's", personality: [{ path: '/p', contents: 'aGk=' }] } };
+    const quoted = await call(sim, 'POST', `/compute/v2.1/${sim.tenantId}/servers/${id}/action`, { headers: { 'X-Auth-Token': 'sim-token', 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    expect((json(quoted).badRequest as { message: string }).message).toBe(
+      `Invalid input for field/attribute rebuild. Value: {'imageRef': 'a2459075-d96c-40d5-893e-577ff92e721c', 'adminPass': "it's", 'personality': [{'path': '/p', 'contents': 'aGk='}]}. Additional properties are not allowed ('personality' was unexpected)`,
+    );
+    sim.injectFault({ kind: 'rebuild', fault: { type: 'quoteRequest', recording: '03i' } });
+    const contents = await call(sim, 'POST', `/compute/v2.1/${sim.tenantId}/servers/${id}/action`, { headers: { 'X-Auth-Token': 'sim-token', 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    expect((json(contents).badRequest as { message: string }).message).toBe("Invalid input for field/attribute contents. Value: aGk=. 'aGk=' is not a 'base64'");
+    expect(sim.rebuildCount(id)).toBe(0);
+  });
+});
+
+describe('a cloud whose clock is off', () => {
+  it('shows every time off by clockSkewMs, as a cloud whose NTP broke', async () => {
+    const skewed = await startComputeSimulator({ port: 0, clock, clockSkewMs: -300_000 });
+    try {
+      expect(skewed.now()).toBe(clock.now() - 300_000);
+      const res = await postRebuild(skewed, skewed.serverIds[0] ?? '');
+      expect(res.status).toBe(202);
+      const actions = await call(skewed, 'GET', `/compute/v2.1/${skewed.tenantId}/servers/${skewed.serverIds[0]}/os-instance-actions`, { headers: { 'X-Auth-Token': 'sim-token' } });
+      const [latest] = json(actions).instanceActions as { start_time: string }[];
+      expect(Date.parse(`${latest?.start_time}Z`)).toBe(Math.floor((clock.now() - 300_000) / 1000) * 1000);
+    } finally {
+      await skewed.stop();
+    }
   });
 });

@@ -28,10 +28,15 @@ export type RebuildFault =
   | 'lostAfter' // connection lost after Nova acted
   | 'actThen500' // Nova acted, answered 500 with its request id
   | 'actThen504' // Nova acted, a balancer answered 504 without one
-  | 'actLate'; // a balancer answered 504; Nova acts `lateMs` later
+  | 'actLate' // a balancer answered 504; Nova acts `lateMs` later
+  | 'rateLimitedLong'; // 429 with Retry-After: 1800 (longer than SQS's longest delay)
 
-/** What happens to one read (GET server, instance actions). */
-export type ReadFault = 'none' | 'unavailable' | 'lost';
+/**
+ * What happens to one read (GET server, instance actions). `stale`: an answer from before the
+ * last change (no actions, no task) — a replica behind; outside what the worker can be asked to
+ * survive alone, kept for the test of its last safety net.
+ */
+export type ReadFault = 'none' | 'unavailable' | 'lost' | 'stale';
 
 interface CloudServer {
   id: string;
@@ -164,6 +169,8 @@ export class ModelCloud implements ComputeApi {
       case 'actLate':
         this.late.push({ at: this.now() + this.lateMs, serverId, imageId, requestId });
         return { ok: false, status: 504, message: '504 Gateway Time-out' };
+      case 'rateLimitedLong':
+        return { ok: false, status: 429, faultName: 'overLimit', message: 'This request was rate-limited.', retryAfterMs: 1_800_000 };
       case 'none': {
         const r = this.act(serverId, imageId, requestId);
         // Two rebuilds racing: Nova may answer the second with a 500 UnexpectedTaskStateError (02b).
@@ -175,27 +182,28 @@ export class ModelCloud implements ComputeApi {
     }
   }
 
-  private readFault(): void | ComputeResult<never> {
+  private readFault(): ReadFault {
     const fault = this.readFaults.shift() ?? 'none';
     if (fault === 'lost') throw new ComputeTransportError('read timed out', true);
-    if (fault === 'unavailable') return { ok: false, status: 503, message: 'unavailable' };
+    return fault;
   }
 
   async getServer(_target: ComputeTarget, serverId: string): Promise<ComputeResult<{ server: ServerView }>> {
     this.calls++;
     const f = this.readFault();
-    if (f) return f;
+    if (f === 'unavailable') return { ok: false, status: 503, message: 'unavailable' };
     const s = this.server(serverId);
     if (!s) return { ok: false, status: 404, faultName: 'itemNotFound', message: `Instance ${serverId} could not be found.` };
-    return { ok: true, status: 200, body: { server: this.view(s) } };
+    const view = this.view(s);
+    return { ok: true, status: 200, body: { server: f === 'stale' ? { ...view, status: 'ACTIVE', 'OS-EXT-STS:task_state': null } : view } };
   }
 
   async listInstanceActions(_target: ComputeTarget, serverId: string): Promise<ComputeResult<{ instanceActions: InstanceAction[] }>> {
     this.calls++;
     const f = this.readFault();
-    if (f) return f;
+    if (f === 'unavailable') return { ok: false, status: 503, message: 'unavailable' };
     const s = this.server(serverId);
     if (!s) return { ok: false, status: 404, faultName: 'itemNotFound', message: `Instance ${serverId} could not be found.` };
-    return { ok: true, status: 200, body: { instanceActions: s.actions.map((a) => ({ ...a })) } };
+    return { ok: true, status: 200, body: { instanceActions: f === 'stale' ? [] : s.actions.map((a) => ({ ...a })) } };
   }
 }
