@@ -9,23 +9,35 @@ import { findLeaks } from './secrets.js';
 
 const sample = (ids: string[]) => `${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, … (${ids.length})` : ''}`;
 
-/** Every server of the job was rebuilt exactly once, by the simulator's own count. */
-export function exactlyOnce(rebuildCounts: Record<string, number>, serverIds: string[]): Violation[] {
+/**
+ * Every server of the job was rebuilt exactly once, by the simulator's own count — but those the
+ * scenario expects to fail, which were never rebuilt at all.
+ */
+export function exactlyOnce(rebuildCounts: Record<string, number>, serverIds: string[], neverRebuilt: ReadonlySet<string> = new Set()): Violation[] {
   const twice = serverIds.filter((id) => (rebuildCounts[id] ?? 0) > 1);
-  const never = serverIds.filter((id) => (rebuildCounts[id] ?? 0) === 0);
+  const never = serverIds.filter((id) => !neverRebuilt.has(id) && (rebuildCounts[id] ?? 0) === 0);
+  const unexpected = serverIds.filter((id) => neverRebuilt.has(id) && (rebuildCounts[id] ?? 0) > 0);
   const out: Violation[] = [];
   if (twice.length) {
     out.push({ invariant: 'exactly once', detail: `${twice.length} servers rebuilt more than once: ${sample(twice.map((id) => `${id}×${rebuildCounts[id]}`))}` });
   }
   if (never.length) out.push({ invariant: 'exactly once', detail: `${never.length} servers never rebuilt: ${sample(never)}` });
+  if (unexpected.length) out.push({ invariant: 'exactly once', detail: `${unexpected.length} servers meant to fail were rebuilt: ${sample(unexpected)}` });
   return out;
 }
 
 /**
- * None lost: the job ended SUCCEEDED with its completedAt, and every submitted server has a
- * SUCCEEDED record.
+ * None lost: the job ended (a final status and its completedAt) — SUCCEEDED, or PARTIAL when the
+ * scenario expects some servers to fail — every submitted server has a record, each expected
+ * failure FAILED with its fault, every other SUCCEEDED.
  */
-export function noneLost(ended: { job: JobView | undefined; ended: boolean }, records: ServerView[] | undefined, serverIds: string[], waitedSeconds: number): Violation[] {
+export function noneLost(
+  ended: { job: JobView | undefined; ended: boolean },
+  records: ServerView[] | undefined,
+  serverIds: string[],
+  waitedSeconds: number,
+  expectedFaults: ReadonlyMap<string, string> = new Map(),
+): Violation[] {
   const { job } = ended;
   if (!job) return [{ invariant: 'none lost', detail: 'the status endpoint never answered' }];
   const out: Violation[] = [];
@@ -34,13 +46,20 @@ export function noneLost(ended: { job: JobView | undefined; ended: boolean }, re
       ? `job still ${job.status} after ${waitedSeconds} s: ${JSON.stringify(job.counts)}`
       : `job shows ${job.status} but has no completedAt after ${waitedSeconds} s: ${JSON.stringify(job.counts)}`;
     out.push({ invariant: 'none lost', detail });
-  } else if (job.status !== 'SUCCEEDED') out.push({ invariant: 'none lost', detail: `job ended ${job.status}: ${JSON.stringify(job.counts)}` });
+  } else {
+    const want = expectedFaults.size === 0 ? 'SUCCEEDED' : expectedFaults.size === serverIds.length ? 'FAILED' : 'PARTIAL';
+    if (job.status !== want) out.push({ invariant: 'none lost', detail: `job ended ${job.status}, expected ${want}: ${JSON.stringify(job.counts)}` });
+  }
   if (job.total !== serverIds.length) out.push({ invariant: 'none lost', detail: `job total ${job.total}, submitted ${serverIds.length}` });
   if (!records) return out;
   const byId = new Map(records.map((r) => [r.id, r]));
   const missing = serverIds.filter((id) => !byId.has(id));
   if (missing.length) out.push({ invariant: 'none lost', detail: `${missing.length} servers have no record: ${sample(missing)}` });
-  const notDone = records.filter((r) => r.status !== 'SUCCEEDED');
+  const wrongFault = records.filter((r) => expectedFaults.has(r.id) && (r.status !== 'FAILED' || r.fault?.name !== expectedFaults.get(r.id)));
+  if (wrongFault.length) {
+    out.push({ invariant: 'none lost', detail: `${wrongFault.length} servers did not fail as expected: ${sample(wrongFault.map((r) => `${r.id} ${r.status} ${r.fault?.name ?? ''} (expected ${expectedFaults.get(r.id)})`))}` });
+  }
+  const notDone = records.filter((r) => !expectedFaults.has(r.id) && r.status !== 'SUCCEEDED');
   if (notDone.length) {
     out.push({
       invariant: 'none lost',

@@ -4,7 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { IMAGE } from './client.js';
 import { type Drain, isEnded, runDrain, succeeded } from './drain.js';
 import { type Scenario, sleep } from './harness.js';
 
@@ -305,5 +306,243 @@ const fuzz: Scenario = {
   },
 };
 
+/** How far past a job's start the sweeps below are run: after the stall limit (1 h), before the deadline (2 h). */
+const SWEEP_LATER_MS = 90 * 60_000;
+
+const actedThen5xx: Scenario = {
+  name: '5xx-after-the-cloud-acted',
+  budgetSeconds: 300,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 300,
+      maxInFlight: 50,
+      during: async (d) => {
+        await midDrain(d, 0.05, 'the faults');
+        // Nova acts, and the answer is lost behind a 5xx: its own 500, a balancer's 502 or 504; or a
+        // balancer answers 504 at once while Nova acts 1.5 s later (within the 3 s settle time).
+        for (const fault of [
+          { type: 'actThenFail', status: 500 },
+          { type: 'actThenFail', status: 502 },
+          { type: 'actThenFail', status: 504 },
+          { type: 'actLate', ms: 1500 },
+          { type: 'resetAfterProcessing' },
+        ] as const) {
+          d.sim.injectFault({ kind: 'rebuild', fault, times: 30 });
+        }
+      },
+      after: async (d) => {
+        const served = d.sim.requests().filter((r) => r.fault === 'actThenFail' || r.fault === 'actLate' || r.fault === 'resetAfterProcessing').length;
+        ctx.figures.actedThenFailed = served;
+        if (served !== 150) ctx.violations.push({ invariant: 'scenario', detail: `only ${served} of 150 faults were served` });
+        ctx.figures.novaAsked = d.sim.requests().filter((r) => r.kind === 'actions').length;
+      },
+    }),
+};
+
+const skew: Scenario = {
+  name: 'clock-skew-5min',
+  budgetSeconds: 300,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 300,
+      maxInFlight: 30,
+      // The cloud's clock five minutes behind ours; halfway, ten minutes forward: five minutes ahead.
+      clockSkewMs: -300_000,
+      during: async (d) => {
+        await midDrain(d, 0.05, 'the first faults');
+        d.sim.injectFault({ kind: 'rebuild', fault: { type: 'actThenFail', status: 504 }, times: 40 });
+        d.sim.injectFault({ kind: 'rebuild', fault: { type: 'resetAfterProcessing' }, times: 40 });
+        await midDrain(d, 0.5, 'the clock jump');
+        d.sim.advanceClock(600_000);
+        d.sim.injectFault({ kind: 'rebuild', fault: { type: 'actThenFail', status: 504 }, times: 40 });
+        d.sim.injectFault({ kind: 'rebuild', fault: { type: 'resetAfterProcessing' }, times: 40 });
+        ctx.figures.skew = '-5min then +5min';
+      },
+      after: async (d) => {
+        ctx.figures.actedThenLost = d.sim.requests().filter((r) => r.fault === 'actThenFail' || r.fault === 'resetAfterProcessing').length;
+      },
+    }),
+};
+
+const twoJobs: Scenario = {
+  name: 'server-in-two-jobs',
+  budgetSeconds: 240,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 200,
+      maxInFlight: 20,
+      during: async (d) => {
+        await midDrain(d, 0.1, 'the second job');
+        // Half the servers again, with others: refused whole, naming the live job.
+        const extra = Array.from({ length: 10 }, () => d.sim.createServer().id);
+        const overlap = d.serverIds.slice(100, 150);
+        const res = await d.client.call('/rebuild-jobs', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ rebuildJob: { rebuild: { imageRef: IMAGE, adminPass: d.secrets.adminPass }, servers: [...extra, ...overlap].map((id) => ({ id })) } }),
+        });
+        ctx.figures.secondJob = res.status;
+        const conflicts = (res.json as { conflictingRequest?: { conflicts?: { jobId: string }[]; conflictCount?: number } }).conflictingRequest;
+        if (res.status !== 409) ctx.violations.push({ invariant: 'one job a server', detail: `a second job naming live servers answered ${res.status}` });
+        else if (!conflicts?.conflicts?.every((c) => c.jobId === d.jobId)) ctx.violations.push({ invariant: 'one job a server', detail: 'the 409 does not name the live job' });
+        ctx.figures.conflictsNamed = conflicts?.conflictCount ?? conflicts?.conflicts?.length ?? 0;
+        const rebuiltExtra = extra.filter((id) => d.sim.rebuildCount(id) > 0);
+        if (rebuiltExtra.length) ctx.violations.push({ invariant: 'one job a server', detail: `${rebuiltExtra.length} servers of the refused job were rebuilt` });
+      },
+    }),
+};
+
+const deadLetters: Scenario = {
+  name: 'messages-dead-lettered',
+  budgetSeconds: 300,
+  run: (ctx) => {
+    const crashing = new Set<string>();
+    const moved = new Set<string>();
+    return runDrain(ctx, {
+      servers: 200,
+      maxInFlight: 20,
+      deadLettersExpected: true,
+      // Ten servers whose every step crashes the worker: ended at their message's last delivery.
+      crashPoint: (point, serverId) => {
+        if (point === 'stepStart' && crashing.has(serverId)) throw new Error('the worker crashes on this server every time');
+      },
+      beforeSubmit: async (d) => {
+        for (const id of d.serverIds.slice(0, 10)) crashing.add(id);
+      },
+      during: async (d) => {
+        await midDrain(d, 0.1, 'dead-lettering');
+        // Ten waiting servers' messages taken to the dead-letter queue, as a runtime that died on
+        // them five times would: nothing of theirs is left to deliver.
+        const sqs = new SQSClient({ region: d.stack.aws.region, credentials: d.stack.aws.credentials, endpoint: d.stack.aws.sqsEndpoint });
+        try {
+          const waiting = new Set(d.serverIds.slice(150));
+          for (let round = 0; round < 50 && moved.size < 10; round++) {
+            const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: d.stack.sqs.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60 }));
+            for (const m of out.Messages ?? []) {
+              const body = JSON.parse(m.Body ?? '{}') as { serverId?: string; phase?: string };
+              if (body.serverId && waiting.has(body.serverId) && !moved.has(body.serverId) && moved.size < 10) {
+                await sqs.send(new SendMessageCommand({ QueueUrl: d.stack.sqs.dlqUrl, MessageBody: m.Body ?? '' }));
+                await sqs.send(new DeleteMessageCommand({ QueueUrl: d.stack.sqs.queueUrl, ReceiptHandle: m.ReceiptHandle ?? '' }));
+                moved.add(body.serverId);
+              } else {
+                await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: d.stack.sqs.queueUrl, ReceiptHandle: m.ReceiptHandle ?? '', VisibilityTimeout: 0 }));
+              }
+            }
+          }
+        } finally {
+          sqs.destroy();
+        }
+        ctx.figures.deadLettered = moved.size;
+        // The rest drains; then a sweep, later than the stall limit, finds the ten overdue.
+        await d.client.until(d.jobId, 200, ctx.signal, (j) => (j.counts.SUCCEEDED ?? 0) + (j.counts.FAILED ?? 0) >= j.total - moved.size);
+        const report = await d.stack.sweep(new Date(Date.now() + SWEEP_LATER_MS));
+        ctx.figures.swept = report.ended;
+      },
+      expectFailed: () => new Map([...[...crashing].map((id) => [id, 'abandoned'] as const), ...[...moved].map((id) => [id, 'stalled'] as const)]),
+    });
+  },
+};
+
+const submitKilled: Scenario = {
+  name: 'submit-killed-midway',
+  budgetSeconds: 240,
+  run: (ctx) => {
+    const unsent = new Set<string>();
+    return runDrain(ctx, {
+      servers: 200,
+      maxInFlight: 50,
+      submit: async (d, body) => {
+        // The submit function dies after sending half the messages: the caller gets a 500.
+        const send = d.stack.queue.send.bind(d.stack.queue);
+        d.stack.queue.send = async (messages) => {
+          d.stack.queue.send = send;
+          await send(messages.slice(0, 100));
+          for (const m of messages.slice(100)) unsent.add(m.serverId);
+          throw new Error('the submit function was killed');
+        };
+        const res = await d.client.call('/rebuild-jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        ctx.figures.submitAnswered = res.status;
+        if (res.status !== 500) ctx.violations.push({ invariant: 'scenario', detail: `the killed submission answered ${res.status}` });
+        const list = await d.client.call('/rebuild-jobs?limit=1');
+        const [job] = (list.json as { rebuildJobs: { id: string; submission: { state: string } }[] }).rebuildJobs;
+        if (!job) throw new Error('the killed submission left no job');
+        ctx.figures.submission = job.submission.state;
+        return job.id;
+      },
+      during: async (d) => {
+        await d.client.until(d.jobId, 120, ctx.signal, (j) => (j.counts.SUCCEEDED ?? 0) >= 100);
+        // Its messages never sent: the sweep finds the rest overdue and ends them.
+        const report = await d.stack.sweep(new Date(Date.now() + SWEEP_LATER_MS));
+        ctx.figures.swept = report.ended;
+      },
+      expectFailed: () => new Map([...unsent].map((id) => [id, 'stalled'] as const)),
+    });
+  },
+};
+
+const noGrant: Scenario = {
+  name: 'caller-without-a-grant',
+  budgetSeconds: 180,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 100,
+      maxInFlight: 50,
+      during: async (d) => {
+        // Another principal, granted nothing: every call refused, nothing written, nothing cancelled.
+        const headers = { 'content-type': 'application/json', 'x-local-principal': 'arn:aws:iam::000000000000:user/intruder' };
+        const calls: [string, RequestInit][] = [
+          ['/rebuild-jobs', { method: 'POST', headers, body: JSON.stringify({ rebuildJob: { rebuild: { imageRef: IMAGE }, servers: [{ id: d.serverIds[0] }] } }) }],
+          [`/servers/${d.serverIds[1]}/action`, { method: 'POST', headers, body: JSON.stringify({ rebuild: { imageRef: IMAGE } }) }],
+          [`/rebuild-jobs/${d.jobId}/action`, { method: 'POST', headers, body: '{"cancel": null}' }],
+          [`/rebuild-jobs/${d.jobId}`, { headers }],
+          [`/rebuild-jobs/${d.jobId}/servers`, { headers }],
+          ['/rebuild-jobs', { headers }],
+        ];
+        const statuses: number[] = [];
+        for (const [path, init] of calls) statuses.push((await d.client.call(path, init)).status);
+        ctx.figures.intruderAnswers = statuses.join(',');
+        if (statuses.some((s) => s !== 403)) ctx.violations.push({ invariant: 'grants', detail: `an ungranted principal got ${statuses.join(', ')}` });
+        const job = await d.client.job(d.jobId);
+        if (job && (job as { stop?: unknown }).stop) ctx.violations.push({ invariant: 'grants', detail: 'the ungranted principal stopped the job' });
+      },
+    }),
+};
+
+const quotesSecrets: Scenario = {
+  name: 'cloud-quotes-secrets',
+  budgetSeconds: 180,
+  run: (ctx) => {
+    const quoted = new Set<string>();
+    return runDrain(ctx, {
+      servers: 100,
+      maxInFlight: 50,
+      beforeSubmit: async (d) => {
+        // Nova's 400 quoting the request: the whole body (04b) for some, the file's contents (03i) for others.
+        d.serverIds.slice(0, 20).forEach((id, i) => {
+          d.sim.injectFault({ kind: 'rebuild', serverId: id, fault: { type: 'quoteRequest', recording: i % 2 ? '03i' : '04b' } });
+          quoted.add(id);
+        });
+      },
+      expectFailed: () => new Map([...quoted].map((id) => [id, 'badRequest'] as const)),
+    });
+  },
+};
+
 /** In the order they run: the fuzz suite last, so a slow machine reports the drains first. */
-export const SCENARIOS: Scenario[] = [duplicates, workerKills, computeDown, stormWithRetryAfter, stormHtml, dynamoRestart, poison, fuzz];
+export const SCENARIOS: Scenario[] = [
+  duplicates,
+  workerKills,
+  computeDown,
+  stormWithRetryAfter,
+  stormHtml,
+  dynamoRestart,
+  poison,
+  actedThen5xx,
+  skew,
+  twoJobs,
+  deadLetters,
+  submitKilled,
+  noGrant,
+  quotesSecrets,
+  fuzz,
+];
