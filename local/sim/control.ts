@@ -50,6 +50,8 @@ export interface ServerStatePatch {
   /** true locks as the owner; "admin" as an admin of another project (only admins may unlock). */
   locked?: boolean | 'owner' | 'admin';
   lockedReason?: string | null;
+  /** The server's tags (2.26), as PUT /servers/{id}/tags would set them: `updated` does not move (13f). */
+  tags?: string[];
 }
 
 export interface IssueTokenInput {
@@ -83,9 +85,17 @@ export class SimControl {
     return user;
   }
 
+  /** A server, deleted or not (reads). */
   private record(id: string): ServerRecord {
-    const server = this.core.store.get(id, this.now());
+    const server = this.core.store.find(id, this.now());
     if (!server) throw new Error(`unknown server ${id}`);
+    return server;
+  }
+
+  /** A server that is not deleted (changes). */
+  private live(id: string): ServerRecord {
+    const server = this.record(id);
+    if (server.deletedAt !== null) throw new Error(`server ${id} is deleted`);
     return server;
   }
 
@@ -96,7 +106,7 @@ export class SimControl {
       id: server.id,
       tenantId: server.tenantId,
       name: server.name,
-      status: statusOf(server.vmState, taskState),
+      status: server.deletedAt !== null ? 'DELETED' : statusOf(server.vmState, taskState),
       vmState: server.vmState,
       taskState,
       powerState: server.powerState,
@@ -137,7 +147,7 @@ export class SimControl {
   }
 
   setServerState(id: string, patch: ServerStatePatch): ServerSnapshot {
-    const server = this.record(id);
+    const server = this.live(id);
     if (patch.vmState !== undefined) {
       server.transition = null;
       server.vmState = patch.vmState;
@@ -150,13 +160,26 @@ export class SimControl {
     if (patch.powerState !== undefined) server.powerState = patch.powerState;
     if (patch.locked !== undefined) server.lockedBy = patch.locked === false ? null : patch.locked === 'admin' ? 'admin' : 'owner';
     if (patch.lockedReason !== undefined) server.lockedReason = patch.lockedReason;
-    server.updatedAt = this.now();
+    if (patch.tags !== undefined) server.tags = [...patch.tags];
+    // Nova saves the instance (updated_at) for a state or lock change; tags live in their own table.
+    const saved = [patch.vmState, patch.taskState, patch.powerState, patch.locked, patch.lockedReason].some((v) => v !== undefined);
+    if (saved) server.updatedAt = this.now();
     return this.snapshot(server);
+  }
+
+  /**
+   * Deletes a server now, as DELETE /servers/{id} does, even mid-rebuild (the rebuild then ends with
+   * it): GET, rebuild and actions on it are 404 from here on (11i); changes-since lists show it as
+   * DELETED (11h). False when it was already deleted.
+   */
+  deleteServer(id: string): boolean {
+    const server = this.record(id);
+    return this.core.store.delete(server.id, this.now(), newRequestId(), server.userId);
   }
 
   /** The next rebuild this server accepts ends in ERROR (status ERROR, fault set, action message "Error"). */
   failNextRebuild(id: string, message = 'Simulated rebuild failure'): void {
-    this.record(id).failNextRebuild = message;
+    this.live(id).failNextRebuild = message;
   }
 
   /** Rebuilds accepted (202, or processed before a reset) for this server. */

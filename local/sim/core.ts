@@ -4,6 +4,7 @@ import type { FaultInjector } from './faults.js';
 import type { ImageCatalog } from './glance/images.js';
 import type { Identity } from './keystone/identity.js';
 import type { TokenStore } from './keystone/tokens.js';
+import type { RebuildTimer } from './nova/rebuild-timing.js';
 import type { ServerStore } from './nova/store.js';
 import type { ResolvedOptions } from './options.js';
 import type { RequestLog } from './request-log.js';
@@ -14,6 +15,8 @@ export interface SimCore {
   identity: Identity;
   tokens: TokenStore;
   store: ServerStore;
+  /** Each accepted rebuild's phase durations (fixed, or spread for benchmarks). */
+  rebuildTimer: RebuildTimer;
   images: ImageCatalog;
   faults: FaultInjector;
   log: RequestLog;

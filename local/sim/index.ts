@@ -12,6 +12,7 @@ import { newRequestId } from './ids.js';
 import { createSimServer } from './http/server.js';
 import { Identity, userIdFor, type User } from './keystone/identity.js';
 import { TokenStore } from './keystone/tokens.js';
+import { RebuildTimer } from './nova/rebuild-timing.js';
 import { ServerStore } from './nova/store.js';
 import { DEFAULT_CREDENTIALS, resolveOptions, type SimulatorOptions } from './options.js';
 import { RequestLog } from './request-log.js';
@@ -96,6 +97,7 @@ export async function startComputeSimulator(options: SimulatorOptions = {}): Pro
     identity,
     tokens: new TokenStore(resolved.tokenLifetimeMs, resolved.tokenCacheMs, staticToken),
     store: new ServerStore(),
+    rebuildTimer: new RebuildTimer(resolved),
     images: new ImageCatalog(resolved.images, resolved.tenantId),
     faults: new FaultInjector(),
     log: new RequestLog(),

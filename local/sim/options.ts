@@ -13,6 +13,32 @@ export interface RebuildTiming {
   spawningMs: number;
 }
 
+/**
+ * A spread of rebuild durations for benchmarks: each rebuild's three phases are scaled by one factor,
+ * uniform in [minFactor, maxFactor], or `tailFactor` for a seeded `tailFraction` of rebuilds (the
+ * slow tail a real cloud has). Same seed, same order of rebuilds → same durations.
+ */
+export interface RebuildSpread {
+  minFactor: number;
+  maxFactor: number;
+  /** 0..1: the share of rebuilds that take tailFactor instead. */
+  tailFraction: number;
+  tailFactor: number;
+  /** Default 20261201. */
+  seed?: number;
+}
+
+/**
+ * How late each answer is sent, per service, in ms (± jitter, uniform): a realistic cloud for
+ * benchmarks. State changes happen when the request arrives, as the `delay` fault's processFirst.
+ */
+export interface LatencyMs {
+  compute?: number;
+  identity?: number;
+  image?: number;
+  jitter?: number;
+}
+
 /** Nova's default quotas (06e), enforced on rebuild as 403 `forbidden` (03o, 06b–06g). */
 export interface QuotaLimits {
   metadataItems: number;
@@ -69,8 +95,10 @@ export interface SimulatorOptions {
    * shows (instance actions, `updated`, Date) is off by this much, as a cloud whose NTP broke. Default 0.
    */
   clockSkewMs?: number;
-  /** Rebuild phase durations. Default 250 / 50 / 100 ms. */
-  rebuildTiming?: Partial<RebuildTiming>;
+  /** Rebuild phase durations. Default 250 / 50 / 100 ms; `spread` (default none) varies them per rebuild. */
+  rebuildTiming?: Partial<RebuildTiming> & { spread?: RebuildSpread };
+  /** Answer latency per service (compute, identity, image) ± jitter, in ms. Default 0: answers at once. */
+  latencyMs?: LatencyMs;
   /** How long a created server stays in BUILD. Default 500 ms. */
   buildMs?: number;
   /** Keystone token lifetime. Default 3 600 000 ms (keystone's default, k01). */
@@ -112,6 +140,8 @@ export interface ResolvedOptions {
   staticToken: string | null;
   clock: OffsetClock;
   rebuildTiming: RebuildTiming;
+  rebuildSpread: RebuildSpread | null;
+  latencyMs: Required<LatencyMs>;
   buildMs: number;
   tokenLifetimeMs: number;
   tokenCacheMs: number;
@@ -196,6 +226,24 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     blockDeviceMappingMs: nonNegative('rebuildTiming.blockDeviceMappingMs', options.rebuildTiming?.blockDeviceMappingMs ?? 50),
     spawningMs: nonNegative('rebuildTiming.spawningMs', options.rebuildTiming?.spawningMs ?? 100),
   };
+  const spread = options.rebuildTiming?.spread;
+  let rebuildSpread: RebuildSpread | null = null;
+  if (spread !== undefined) {
+    const min = nonNegative('rebuildTiming.spread.minFactor', spread.minFactor);
+    const max = nonNegative('rebuildTiming.spread.maxFactor', spread.maxFactor);
+    if (min > max) fail(`rebuildTiming.spread.minFactor (${min}) is above maxFactor (${max})`);
+    const tailFraction = nonNegative('rebuildTiming.spread.tailFraction', spread.tailFraction);
+    if (tailFraction > 1) fail(`rebuildTiming.spread.tailFraction must be within 0..1, got ${tailFraction}`);
+    const tailFactor = nonNegative('rebuildTiming.spread.tailFactor', spread.tailFactor);
+    if (spread.seed !== undefined && !Number.isInteger(spread.seed)) fail(`rebuildTiming.spread.seed must be an integer, got ${spread.seed}`);
+    rebuildSpread = { minFactor: min, maxFactor: max, tailFraction, tailFactor, ...(spread.seed !== undefined ? { seed: spread.seed } : {}) };
+  }
+  const latencyMs: Required<LatencyMs> = {
+    compute: nonNegative('latencyMs.compute', options.latencyMs?.compute ?? 0),
+    identity: nonNegative('latencyMs.identity', options.latencyMs?.identity ?? 0),
+    image: nonNegative('latencyMs.image', options.latencyMs?.image ?? 0),
+    jitter: nonNegative('latencyMs.jitter', options.latencyMs?.jitter ?? 0),
+  };
   const quotas: QuotaLimits = {
     metadataItems: nonNegative('quotas.metadataItems', options.quotas?.metadataItems ?? 128),
     injectedFiles: nonNegative('quotas.injectedFiles', options.quotas?.injectedFiles ?? 5),
@@ -231,6 +279,8 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     staticToken,
     clock: new OffsetClock(options.clock ?? systemClock, options.clockSkewMs ?? 0),
     rebuildTiming,
+    rebuildSpread,
+    latencyMs,
     buildMs: nonNegative('buildMs', options.buildMs ?? 500),
     tokenLifetimeMs: nonNegative('tokenLifetimeMs', options.tokenLifetimeMs ?? 3_600_000),
     tokenCacheMs: nonNegative('tokenCacheMs', options.tokenCacheMs ?? 0),

@@ -267,6 +267,8 @@ describe('scene-setting actions', () => {
   });
 
   it('lists the project\'s servers, basic and detailed, newest first', async () => {
+    // created_at is whole seconds; servers of the same second come in uuid order (11g).
+    clock.advance(1000);
     const newest = sim.createServer({ name: 'newest' });
     clock.advance(1000);
     const list = await call(sim, 'GET', `/compute/v2.1/${sim.tenantId}/servers`, { headers: { 'X-Auth-Token': 'sim-token' } });

@@ -4,7 +4,8 @@
  *
  *   GET    /_sim                              the simulator's URLs, tenant, credentials
  *   GET    /_sim/servers[/{id}]               snapshots        POST /_sim/servers   create one
- *   PATCH  /_sim/servers/{id}                 force vmState / taskState / locked
+ *   PATCH  /_sim/servers/{id}                 force vmState / taskState / locked / tags
+ *   DELETE /_sim/servers/{id}                 delete it now, even mid-rebuild (Nova's soft delete)
  *   POST   /_sim/servers/{id}/fail-next-rebuild   {"message"?}
  *   GET    /_sim/rebuild-counts
  *   GET|POST|DELETE /_sim/faults              {"kind","fault":{"type",...},"times"?,"serverId"?}
@@ -35,6 +36,7 @@ const StatePatch = z.object({
   powerState: z.number().int().optional(),
   locked: z.union([z.boolean(), z.literal('owner'), z.literal('admin')]).optional(),
   lockedReason: z.string().nullable().optional(),
+  tags: z.array(z.string()).optional(),
 });
 const Capacity = z.object({ maxConcurrentRebuilds: z.number().int().min(0).nullable() });
 const Advance = z.object({ ms: z.number().min(0) });
@@ -70,6 +72,9 @@ function route(ctx: RequestContext, control: SimControl, info: () => unknown): S
     if (id === undefined && m === 'POST') return json(201, control.createServer(parse(CreateServer, ctx)));
     if (id !== undefined && sub === undefined && m === 'GET') return json(200, control.server(id));
     if (id !== undefined && sub === undefined && m === 'PATCH') return json(200, control.setServerState(id, parse(StatePatch, ctx)));
+    if (id !== undefined && sub === undefined && m === 'DELETE') {
+      return control.deleteServer(id) ? json(204, null) : json(404, { error: `server ${id} is already deleted` });
+    }
     if (id !== undefined && sub === 'fail-next-rebuild' && m === 'POST') {
       control.failNextRebuild(id, parse(FailNext, ctx).message);
       return json(204, null);

@@ -22,32 +22,32 @@ export class ImageCatalog {
     return [...this.byId.values()];
   }
 
-  /** Glance v2's image view. */
+  /** Glance v2's image view, keys in the order Glance writes them (14a). */
   view(image: ImageSpec): JsonObject {
     const checksum = createHash('md5').update(image.id).digest('hex');
     return {
-      status: image.status,
       name: image.name,
-      tags: [],
-      container_format: 'bare',
-      created_at: '2026-11-27T02:00:00Z',
       disk_format: 'qcow2',
-      updated_at: '2026-11-27T02:00:00Z',
+      container_format: 'bare',
       visibility: 'public',
-      self: `/v2/images/${image.id}`,
-      min_disk: 0,
-      protected: false,
-      id: image.id,
-      file: `/v2/images/${image.id}/file`,
-      checksum,
-      owner: this.ownerProjectId,
       size: 21430272,
-      min_ram: 0,
-      schema: '/v2/schemas/image',
       virtual_size: 117440512,
+      status: image.status,
+      checksum,
+      protected: false,
+      min_ram: 0,
+      min_disk: 0,
+      owner: this.ownerProjectId,
       os_hidden: false,
       os_hash_algo: 'sha512',
       os_hash_value: createHash('sha512').update(image.id).digest('hex'),
+      id: image.id,
+      created_at: '2026-11-27T02:00:00Z',
+      updated_at: '2026-11-27T02:00:00Z',
+      tags: [],
+      self: `/v2/images/${image.id}`,
+      file: `/v2/images/${image.id}/file`,
+      schema: '/v2/schemas/image',
     };
   }
 }

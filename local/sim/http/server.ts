@@ -1,7 +1,8 @@
 /**
  * The one HTTP listener: reads the request, picks the service by path prefix (/identity and /v3 →
  * Keystone, /compute → Nova, /image → Glance, /_sim → admin), applies an armed fault, logs the
- * request line, and writes the answer with its headers in order.
+ * request line, and writes the answer with its headers in order — `latencyMs` late for its service
+ * when the options ask for realistic latencies (the state changed when the request arrived).
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -130,6 +131,14 @@ export function createSimServer(core: SimCore, control: SimControl, info: () => 
       });
     });
 
+  /** How late this answer goes out: the service's latency ± jitter (uniform), never below 0. */
+  const latency = (service: Service): number => {
+    const l = core.options.latencyMs;
+    const base = service === 'compute' ? l.compute : service === 'keystone' ? l.identity : service === 'image' ? l.image : 0;
+    if (base <= 0) return 0;
+    return Math.max(0, base + (Math.random() * 2 - 1) * l.jitter);
+  };
+
   const handleService = (ctx: RequestContext, c: Classified): SimResponse => {
     switch (c.service) {
       case 'keystone':
@@ -176,14 +185,16 @@ export function createSimServer(core: SimCore, control: SimControl, info: () => 
       requestId: null,
       globalRequestId,
     });
-    const finish = (response: SimResponse): void => {
+    const finish = async (response: SimResponse): Promise<void> => {
       entry.status = response.status;
       entry.requestId = hasRequestId(response) ? ctx.requestId : null;
+      const late = latency(c.service);
+      if (late > 0) await sleep(late);
       write(res, response);
     };
     if (tooLarge) {
       const page = webobPage('413 Request Entity Too Large', 'Request Entity Too Large', 'Request is too large.', header(ctx, 'Accept'));
-      finish({
+      await finish({
         status: 413,
         headers: [
           ['Content-Type', page.contentType],
@@ -213,12 +224,12 @@ export function createSimServer(core: SimCore, control: SimControl, info: () => 
     if (fault?.type === 'actThenFail') {
       // Nova acts; the answer that says so is lost behind a 5xx.
       handleService(ctx, c);
-      finish(injectedResponse(fault, ctx, c.service, keystoneUri) as SimResponse);
+      await finish(injectedResponse(fault, ctx, c.service, keystoneUri) as SimResponse);
       return;
     }
     if (fault?.type === 'actLate') {
       // The balancer gives up at once; Nova still holds the request and acts on it later.
-      finish(injectedResponse(fault, ctx, c.service, keystoneUri) as SimResponse);
+      void finish(injectedResponse(fault, ctx, c.service, keystoneUri) as SimResponse).catch(() => undefined);
       sleep(fault.ms)
         .then(() => handleService({ ...ctx, now: core.clock.now() }, c))
         .catch(() => undefined);
@@ -228,22 +239,22 @@ export function createSimServer(core: SimCore, control: SimControl, info: () => 
       if (fault.processFirst === false) {
         await sleep(fault.ms);
         ctx = { ...ctx, now: core.clock.now() };
-        finish(handleService(ctx, c));
+        await finish(handleService(ctx, c));
       } else {
         const response = handleService(ctx, c);
         await sleep(fault.ms);
-        finish(response);
+        await finish(response);
       }
       return;
     }
     if (fault) {
       const response = injectedResponse(fault, ctx, c.service, keystoneUri);
       if (response) {
-        finish(response);
+        await finish(response);
         return;
       }
     }
-    finish(handleService(ctx, c));
+    await finish(handleService(ctx, c));
   };
 
   const server = createServer((req, res) => {

@@ -7,12 +7,12 @@
 import type { SimResponse } from '../http/types.js';
 import type { JsonObject } from '../python.js';
 import { badRequest, NovaFault } from './errors.js';
-import { getServer, type NovaRequest } from './request.js';
+import { getServerForActions, type NovaRequest } from './request.js';
 import { novaOk } from './respond.js';
 import { instanceActionDetailView, instanceActionView, selfLink } from './views.js';
 
 export function listInstanceActions(req: NovaRequest, serverId: string): SimResponse {
-  const server = getServer(req, serverId);
+  const server = getServerForActions(req, serverId);
   // Newest first; rows of the same second keep their insertion order reversed (05a).
   let actions = [...server.actions].reverse();
   const body: JsonObject = {};
@@ -44,7 +44,7 @@ export function listInstanceActions(req: NovaRequest, serverId: string): SimResp
 }
 
 export function showInstanceAction(req: NovaRequest, serverId: string, requestId: string): SimResponse {
-  const server = getServer(req, serverId);
+  const server = getServerForActions(req, serverId);
   const action = server.actions.find((a) => a.requestId === requestId);
   if (!action) throw new NovaFault(404, `Action for request_id ${requestId} on instance ${server.id} not found`);
   return novaOk(req.ctx, req.mv, 200, { instanceAction: instanceActionDetailView(server, action, req.view) });

@@ -94,11 +94,12 @@ export function rebuild(req: NovaRequest, serverId: string, body: JsonObject): S
 
   applyAttributes(req, server, r);
   server.imageId = image.id;
-  startRebuild(server, core.options.rebuildTiming, ctx.now, {
+  startRebuild(server, core.rebuildTimer.next(), ctx.now, {
     requestId: ctx.requestId,
     userId: req.auth.userId,
     projectId: server.tenantId,
   });
+  core.store.noteRebuild(server);
 
   const view = serverView(server, req.view, rebuildFlags(req.view));
   view.adminPass = password;

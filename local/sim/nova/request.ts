@@ -25,3 +25,14 @@ export function getServer(req: NovaRequest, id: string): ServerRecord {
   if (!server || (server.tenantId !== req.auth.projectId && !req.auth.isAdmin)) throw instanceNotFound(id);
   return server;
 }
+
+/**
+ * The server whose os-instance-actions are read: from 2.21 Nova reads them with read_deleted='yes',
+ * so a deleted server's actions (its `delete` last) stay readable; before, it is a 404 like 11i.
+ */
+export function getServerForActions(req: NovaRequest, id: string): ServerRecord {
+  if (!req.mv.atLeast('2.21')) return getServer(req, id);
+  const server = req.core.store.find(id, req.ctx.now);
+  if (!server || (server.tenantId !== req.auth.projectId && !req.auth.isAdmin)) throw instanceNotFound(id);
+  return server;
+}

@@ -17,7 +17,8 @@ import { rebuild } from './rebuild.js';
 import type { NovaRequest } from './request.js';
 import { novaFault, routeNotFound } from './respond.js';
 import { serverAction } from './server-actions.js';
-import { createServer, deleteServer, listServers, showServer } from './servers-api.js';
+import { listServers } from './server-list.js';
+import { createServer, deleteServer, showServer } from './servers-api.js';
 
 const SUPPORTED_CONTENT_TYPES = ['application/json', 'application/vnd.openstack.compute+json'];
 

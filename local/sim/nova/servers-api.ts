@@ -1,55 +1,25 @@
-/** GET/POST /servers, GET /servers/detail, GET/DELETE /servers/{id}. */
+/** POST /servers, GET/DELETE /servers/{id} (the lists are server-list.ts). */
 import { randomUUID } from 'node:crypto';
 import { generateAdminPassword } from '../ids.js';
 import type { SimResponse } from '../http/types.js';
-import { isJsonObject, type JsonObject, type JsonValue } from '../python.js';
+import { isJsonObject, type JsonValue } from '../python.js';
 import { badRequest, instanceLocked, malformedBody } from './errors.js';
 import { findFlavor } from './flavors.js';
 import { createSchema, validateBody } from './schemas.js';
 import { getServer, type NovaRequest } from './request.js';
 import { novaOk } from './respond.js';
-import type { ServerRecord } from './servers.js';
-import { getFlags, selfLink, serverBasicView, serverView } from './views.js';
-
-/** limit/marker paging with a `servers_links` next link when a page is full. */
-function page(req: NovaRequest, servers: ServerRecord[], collection: string): { items: ServerRecord[]; links: JsonValue | null } {
-  const limitParam = req.ctx.query.get('limit');
-  const marker = req.ctx.query.get('marker');
-  let items = servers;
-  if (marker !== null) {
-    const at = items.findIndex((s) => s.id === marker);
-    if (at < 0) throw badRequest(`Marker ${marker} could not be found.`);
-    items = items.slice(at + 1);
-  }
-  const limit = limitParam === null ? 1000 : Number(limitParam);
-  if (!Number.isInteger(limit) || limit < 0) throw badRequest(`Invalid input for query parameters limit. Value: ${limitParam}.`);
-  items = items.slice(0, limit);
-  const last = items[items.length - 1];
-  const links =
-    last && items.length === limit
-      ? [{ rel: 'next', href: `${selfLink(req.links, collection)}?limit=${limit}&marker=${last.id}` }]
-      : null;
-  return { items, links };
-}
-
-export function listServers(req: NovaRequest, detail: boolean): SimResponse {
-  const all = req.core.store.list(req.auth.projectId, req.ctx.now);
-  const { items, links } = page(req, all, detail ? 'servers/detail' : 'servers');
-  const views = items.map((s) => (detail ? serverView(s, req.view, getFlags(req.view)) : serverBasicView(s, req.view)));
-  const body: JsonObject = { servers: views };
-  if (links) body.servers_links = links;
-  return novaOk(req.ctx, req.mv, 200, body);
-}
+import { getFlags, selfLink, serverView } from './views.js';
 
 export function showServer(req: NovaRequest, id: string): SimResponse {
   const server = getServer(req, id);
   return novaOk(req.ctx, req.mv, 200, { server: serverView(server, req.view, getFlags(req.view)) });
 }
 
+/** Nova's soft delete: listed as DELETED by changes-since only (11h), 404 to everything else (11i). */
 export function deleteServer(req: NovaRequest, id: string): SimResponse {
   const server = getServer(req, id);
   if (server.lockedBy !== null && !req.auth.isAdmin) throw instanceLocked(server.id);
-  req.core.store.delete(server.id);
+  req.core.store.delete(server.id, req.ctx.now, req.ctx.requestId, req.auth.userId);
   return novaOk(req.ctx, req.mv, 204, null);
 }
 

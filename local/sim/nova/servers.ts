@@ -3,6 +3,9 @@
  * times; the task_state, status and `updated` a reader sees are computed from the clock when read,
  * and a finished transition is folded into the record the first time it is observed (`settle`).
  * Nothing runs on timers, so a test that moves a fake clock sees exactly the states it expects.
+ * `updated` moves at every task_state and vm_state change, on the simulator's own (possibly skewed)
+ * clock, as Nova saves the instance at each (11a, 11b); a delete is Nova's soft delete: the record
+ * stays, DELETED, for changes-since lists (11h) while every other request finds nothing (11i).
  */
 import { generateAdminPassword, hostIdFor } from '../ids.js';
 import type { RebuildTiming } from '../options.js';
@@ -74,6 +77,10 @@ export interface ServerRecord {
   createdAt: number;
   updatedAt: number;
   launchedAt: number | null;
+  /** When a delete ended the server (OS-SRV-USG:terminated_at, 11h). */
+  terminatedAt: number | null;
+  /** Set by a delete: the row is soft-deleted, listed only by changes-since (11h), 404 otherwise (11i). */
+  deletedAt: number | null;
   vmState: VmState;
   /** The task_state outside a transition (a test may force one). */
   taskState: TaskState | null;
@@ -135,7 +142,9 @@ export function taskStateAt(server: ServerRecord, now: number): TaskState | null
 
 /** `updated` at `now`: Nova saves the instance at every task_state change. */
 export function updatedAt(server: ServerRecord, now: number): number {
-  if (!server.transition || now >= server.transition.endsAt) return server.updatedAt;
+  if (!server.transition) return server.updatedAt;
+  // The last save of a transition is its end (vm_state set, task_state cleared), settled or not.
+  if (now >= server.transition.endsAt) return server.transition.endsAt;
   let latest = server.updatedAt;
   for (const phase of server.transition.phases) if (phase.startsAt <= now) latest = Math.max(latest, phase.startsAt);
   return latest;
@@ -203,6 +212,8 @@ export function newServer(spec: NewServer): ServerRecord {
     createdAt: spec.now,
     updatedAt: spec.now,
     launchedAt: spec.buildMs === null ? spec.now : null,
+    terminatedAt: null,
+    deletedAt: null,
     vmState: spec.buildMs === null ? 'active' : 'building',
     taskState: null,
     powerState: spec.buildMs === null ? PowerState.RUNNING : PowerState.NOSTATE,
@@ -290,6 +301,37 @@ export function startRebuild(
   server.updatedAt = now;
   server.rebuildsAccepted += 1;
   server.actions.push(record);
+}
+
+/**
+ * Deletes a server as Nova does, at once: vm_state deleted, task_state none, power_state NOSTATE,
+ * terminated_at and updated_at now, then the row soft-deleted with its metadata and tags (11h).
+ * A build or rebuild still in flight ends there, its compute event failed (the compute host finds
+ * the instance gone), and the capacity limit no longer counts it.
+ */
+export function softDelete(server: ServerRecord, now: number, requestId: string, userId: string): void {
+  settle(server, now);
+  const t = server.transition;
+  if (t) {
+    const open = t.action.events.find((e) => e.finishTime === null);
+    if (open) {
+      open.finishTime = now;
+      open.result = 'Error';
+    }
+    t.action.message = 'Error';
+    t.action.updatedAt = now;
+    server.transition = null;
+  }
+  server.vmState = 'deleted';
+  server.taskState = null;
+  server.powerState = PowerState.NOSTATE;
+  server.terminatedAt = now;
+  server.updatedAt = now;
+  server.deletedAt = now;
+  server.metadata = {};
+  server.tags = [];
+  server.failNextRebuild = null;
+  recordAction(server, 'delete', requestId, userId, server.tenantId, now, 'compute_terminate_instance');
 }
 
 /** Records an instantaneous action (lock, pause, stop, ...) in os-instance-actions. */

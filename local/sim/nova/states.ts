@@ -9,7 +9,9 @@ export type VmState =
   | 'shelved'
   | 'shelved_offloaded'
   | 'rescued'
-  | 'error';
+  | 'error'
+  /** Set by a delete, together with the record's deletedAt (Nova's soft delete, 11h). */
+  | 'deleted';
 
 /** nova.compute.task_states; a test may force any of them to hold a server busy (→ 409 on rebuild). */
 export const TASK_STATES = [
@@ -69,6 +71,7 @@ const STATUS: Record<VmState, string> = {
   shelved_offloaded: 'SHELVED_OFFLOADED',
   rescued: 'RESCUE',
   error: 'ERROR',
+  deleted: 'DELETED',
 };
 
 /** The statuses an ACTIVE server's task_state maps to (common.py _STATE_MAP). */
@@ -95,4 +98,71 @@ export function statusOf(vmState: VmState, taskState: TaskState | null): string 
   if (taskState && vmState === 'active') return ACTIVE_TASK_STATUS[taskState] ?? STATUS.active;
   if (taskState && vmState === 'paused' && taskState === 'migrating') return 'MIGRATING';
   return STATUS[vmState];
+}
+
+/** common.py _STATE_MAP: vm_state → (task_state or "default") → status, for the status filter. */
+const STATE_MAP: Record<string, Record<string, string>> = {
+  active: {
+    default: 'ACTIVE',
+    rebooting: 'REBOOT',
+    reboot_pending: 'REBOOT',
+    reboot_started: 'REBOOT',
+    rebooting_hard: 'HARD_REBOOT',
+    reboot_pending_hard: 'HARD_REBOOT',
+    reboot_started_hard: 'HARD_REBOOT',
+    updating_password: 'PASSWORD',
+    rebuilding: 'REBUILD',
+    rebuild_block_device_mapping: 'REBUILD',
+    rebuild_spawning: 'REBUILD',
+    migrating: 'MIGRATING',
+    resize_prep: 'RESIZE',
+    resize_migrating: 'RESIZE',
+    resize_migrated: 'RESIZE',
+    resize_finish: 'RESIZE',
+  },
+  building: { default: 'BUILD' },
+  stopped: {
+    default: 'SHUTOFF',
+    resize_prep: 'RESIZE',
+    resize_migrating: 'RESIZE',
+    resize_migrated: 'RESIZE',
+    resize_finish: 'RESIZE',
+    rebuilding: 'REBUILD',
+    rebuild_block_device_mapping: 'REBUILD',
+    rebuild_spawning: 'REBUILD',
+  },
+  resized: { default: 'VERIFY_RESIZE', resize_reverting: 'REVERT_RESIZE' },
+  paused: { default: 'PAUSED', migrating: 'MIGRATING' },
+  suspended: { default: 'SUSPENDED' },
+  rescued: { default: 'RESCUE' },
+  error: {
+    default: 'ERROR',
+    rebuilding: 'REBUILD',
+    rebuild_block_device_mapping: 'REBUILD',
+    rebuild_spawning: 'REBUILD',
+  },
+  deleted: { default: 'DELETED' },
+  'soft-delete': { default: 'SOFT_DELETED' },
+  shelved: { default: 'SHELVED' },
+  shelved_offloaded: { default: 'SHELVED_OFFLOADED' },
+};
+
+/**
+ * common.task_and_vm_state_from_status: the vm_states and task_states (sorted, "default" meaning
+ * any) whose status is one of `statuses`, compared case-insensitively. Both empty for an unknown
+ * status (13e).
+ */
+export function statesForStatuses(statuses: string[]): { vmStates: string[]; taskStates: string[] } {
+  const wanted = new Set(statuses.map((s) => s.toLowerCase()));
+  const vmStates = new Set<string>();
+  const taskStates = new Set<string>();
+  for (const [vmState, tasks] of Object.entries(STATE_MAP)) {
+    for (const [taskState, status] of Object.entries(tasks)) {
+      if (wanted.has(status.toLowerCase())) {
+        vmStates.add(vmState);
+        taskStates.add(taskState);
+      }
+    }
+  }
+  return { vmStates: [...vmStates].sort(), taskStates: [...taskStates].sort() };
 }

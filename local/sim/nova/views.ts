@@ -111,7 +111,8 @@ const PROGRESS_STATUSES = ['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZ
 /** ViewBuilder.show. */
 export function serverView(server: ServerRecord, ctx: ViewContext, flags: ShowFlags): JsonObject {
   const taskState = taskStateAt(server, ctx.now);
-  const status = statusOf(server.vmState, taskState);
+  // _get_vm_status: a deleted instance is DELETED whatever its states (11h).
+  const status = server.deletedAt !== null ? 'DELETED' : statusOf(server.vmState, taskState);
   const view: JsonObject = {
     id: server.id,
     name: server.name,
@@ -148,7 +149,7 @@ export function serverView(server: ServerRecord, ctx: ViewContext, flags: ShowFl
   if (flags.showKeypair) view.key_name = server.keyName;
   if (flags.showSrvUsg) {
     view['OS-SRV-USG:launched_at'] = server.launchedAt === null ? null : dbTime(server.launchedAt);
-    view['OS-SRV-USG:terminated_at'] = null;
+    view['OS-SRV-USG:terminated_at'] = server.terminatedAt === null ? null : dbTime(server.terminatedAt);
   }
   if (flags.showExtendedAttr) {
     view['OS-EXT-SRV-ATTR:host'] = server.host;
@@ -179,6 +180,18 @@ export function serverView(server: ServerRecord, ctx: ViewContext, flags: ShowFl
   if (ctx.mv.atLeast('2.63')) view.trusted_image_certificates = server.trustedCerts ? [...server.trustedCerts] : null;
   if (ctx.mv.atLeast('2.90') && !flags.showExtendedAttr) view['OS-EXT-SRV-ATTR:hostname'] = server.hostname;
   if (flags.showServerGroups) view.server_groups = [];
+  return view;
+}
+
+/**
+ * One server of GET /servers/detail (ViewBuilder.detail): show()'s fields without server_groups
+ * (show_server_groups stays False there, 11d), and host_status, added for the whole list
+ * afterwards, last (11d, 11f, 13h).
+ */
+export function serverListView(server: ServerRecord, ctx: ViewContext): JsonObject {
+  const flags = getFlags(ctx);
+  const view = serverView(server, ctx, { ...flags, showServerGroups: false, showHostStatus: false });
+  if (ctx.mv.atLeast('2.16') && flags.showHostStatus) view.host_status = 'UP';
   return view;
 }
 
