@@ -22,7 +22,7 @@ export type { CreateServerInput, IssueTokenInput, ServerSnapshot, ServerStatePat
 export type { ArmedFault, FaultRule, FaultSpec } from './faults.js';
 export type { RequestKind, RequestLogEntry } from './request-log.js';
 export { DEFAULT_IMAGES, DEFAULT_TENANT_ID, optionsFromEnv } from './options.js';
-export type { SimulatorOptions } from './options.js';
+export type { LatencyMs, RebuildSpread, SimulatorOptions } from './options.js';
 
 export interface SimulatorCredentials {
   /** Member of `tenantId`. */

@@ -34,7 +34,13 @@ export function pyStr(value: JsonValue): string {
   return typeof value === 'string' ? value : pyRepr(value);
 }
 
+/** Printable ASCII without a quote or backslash: json.dumps writes it as it is. */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 function dumpsString(s: string): string {
+  // The common case (ids, names, timestamps, links), without the per-character walk: lists of
+  // thousands of servers are mostly such strings.
+  if (PLAIN_ASCII.test(s)) return `"${s}"`;
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const code = s.charCodeAt(i);
@@ -60,9 +66,20 @@ export function pyDumps(value: JsonValue | undefined): string {
   if (value === false) return 'false';
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
   if (typeof value === 'string') return dumpsString(value);
-  if (Array.isArray(value)) return `[${value.map((v) => pyDumps(v)).join(', ')}]`;
-  const items = Object.entries(value).map(([k, v]) => `${dumpsString(k)}: ${pyDumps(v)}`);
-  return `{${items.join(', ')}}`;
+  // Plain loops and concatenation: a detailed list of a thousand servers is dumped every few seconds.
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ', ') + pyDumps(value[i]);
+    return out + ']';
+  }
+  let out = '{';
+  let first = true;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    out += (first ? '' : ', ') + dumpsString(key) + ': ' + pyDumps(value[key]);
+    first = false;
+  }
+  return out + '}';
 }
 
 /**

@@ -6,6 +6,9 @@
 import { header, type RequestContext } from '../http/types.js';
 import { NovaFault } from './errors.js';
 
+/** The versions handlers compare against, parsed once (views ask for each server of a list). */
+const PARSED = new Map<string, [number, number]>();
+
 export class Microversion {
   constructor(
     readonly major: number,
@@ -14,8 +17,14 @@ export class Microversion {
 
   /** True from `version` ("2.57") on. */
   atLeast(version: string): boolean {
-    const [major, minor] = version.split('.').map(Number);
-    return this.major > (major ?? 0) || (this.major === major && this.minor >= (minor ?? 0));
+    let parsed = PARSED.get(version);
+    if (!parsed) {
+      const [major = 0, minor = 0] = version.split('.').map(Number);
+      parsed = [major, minor];
+      PARSED.set(version, parsed);
+    }
+    const [major, minor] = parsed;
+    return this.major > major || (this.major === major && this.minor >= minor);
   }
 
   toString(): string {
