@@ -79,7 +79,7 @@ export class StackClient {
   }
 
   /** Waits (polling the status endpoint, as a user would) until the job ends; fails the test after `seconds`. */
-  async untilEnded(id: string, seconds = 40): Promise<JobView> {
+  async untilEnded(id: string, seconds = 90): Promise<JobView> {
     const until = Date.now() + seconds * 1000;
     for (;;) {
       const j = await this.job(id);
@@ -90,7 +90,7 @@ export class StackClient {
   }
 
   /** Waits until `check` holds for the job's servers; fails the test after `seconds`. */
-  async until(id: string, check: (servers: ServerView[]) => boolean, seconds = 30): Promise<ServerView[]> {
+  async until(id: string, check: (servers: ServerView[]) => boolean, seconds = 60): Promise<ServerView[]> {
     const end = Date.now() + seconds * 1000;
     for (;;) {
       const list = await this.servers(id);
