@@ -89,6 +89,7 @@ export function sweeperDeps(worker: WorkerDeps, config: WorkerConfig): SweepDeps
   return {
     store: worker.store,
     life: worker.life,
+    queue: worker.queue,
     compute: worker.compute,
     settings: worker.settings,
     sweep: config.sweep,

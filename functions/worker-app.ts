@@ -1,6 +1,7 @@
 /**
- * The worker behind the SQS event source: each record is one step for one server, handled on its
- * own, and reported back as a partial batch response so one bad message never fails its batch.
+ * The worker behind the SQS event source: each record is one step for one server, or one look of a
+ * job's watcher, handled on its own, and reported back as a partial batch response so one bad
+ * message never fails its batch.
  * Built from its dependencies so the Lambda entry, the local poller and the tests share it.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -8,8 +9,9 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ZodError } from 'zod';
 import { RetryLaterError } from '../lib/errors.js';
-import { parseRebuildMessage } from '../lib/jobs/message.js';
+import { isWatchMessage, parseQueueMessage } from '../lib/jobs/message.js';
 import { type WorkerDeps, handleRebuildMessage } from '../lib/worker/step.js';
+import { handleWatchMessage } from '../lib/worker/watch.js';
 
 export type WorkerHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
@@ -18,7 +20,7 @@ export function createWorker(deps: WorkerDeps & { logger: Logger }, maxReceiveCo
   const record = async (r: SQSRecord) => {
     let msg;
     try {
-      msg = parseRebuildMessage(r.body);
+      msg = parseQueueMessage(r.body);
     } catch (err) {
       // A poison message: left to fail until the queue's redrive moves it to the dead-letter
       // queue. Its body may hold secrets, so only where it is wrong is logged.
@@ -28,6 +30,22 @@ export function createWorker(deps: WorkerDeps & { logger: Logger }, maxReceiveCo
       throw new Error('poison message');
     }
     const lastDelivery = Number(r.attributes?.ApproximateReceiveCount ?? 1) >= maxReceiveCount;
+    if (isWatchMessage(msg)) {
+      try {
+        const result = await handleWatchMessage(deps, msg);
+        deps.logger.info('watch', { jobId: msg.jobId, gen: msg.gen, tick: msg.tick, result });
+      } catch (err) {
+        // A watcher message that fails on its last delivery is let go, not dead-lettered: the
+        // servers' safety nets (and the sweeper) start a new generation.
+        if (lastDelivery) {
+          deps.logger.warn('watch failed on its last delivery: the servers start a new watcher', { jobId: msg.jobId, errorName: (err as Error)?.name });
+          return;
+        }
+        if (!(err instanceof RetryLaterError)) deps.logger.warn('watch failed', { jobId: msg.jobId, gen: msg.gen, tick: msg.tick, errorName: (err as Error)?.name });
+        throw err;
+      }
+      return;
+    }
     try {
       const result = await handleRebuildMessage(deps, msg, { lastDelivery });
       deps.logger.info('step', { jobId: msg.jobId, serverId: msg.serverId, seq: msg.seq, phase: msg.phase, result });

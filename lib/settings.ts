@@ -142,8 +142,14 @@ export function workerConfigFromEnv(env: Env): WorkerConfig {
     queueUrl: required(env, 'QUEUE_URL'),
     settings: {
       retry: { baseSeconds, capSeconds },
-      followFirstSeconds: integer(env, 'FOLLOW_FIRST_SECONDS', d.followFirstSeconds, 1, 900),
-      followIntervalSeconds: integer(env, 'FOLLOW_INTERVAL_SECONDS', d.followIntervalSeconds, 1, 900),
+      watch: {
+        ...d.watch,
+        firstLookSeconds: integer(env, 'WATCH_FIRST_LOOK_SECONDS', d.watch.firstLookSeconds, 0, 900),
+        maxPaceSeconds: integer(env, 'WATCH_MAX_PACE_SECONDS', d.watch.maxPaceSeconds, d.watch.minPaceSeconds, 900),
+        safetyNetSeconds: integer(env, 'SAFETY_NET_SECONDS', d.watch.safetyNetSeconds, 1, 900),
+        overdueMinSeconds: integer(env, 'OVERDUE_MIN_SECONDS', d.watch.overdueMinSeconds, 1, 86400),
+        preflightWaitSeconds: integer(env, 'PREFLIGHT_WAIT_SECONDS', d.watch.preflightWaitSeconds, 1, 900),
+      },
       claimLeaseSeconds: integer(env, 'CLAIM_LEASE_SECONDS', d.claimLeaseSeconds, 1, 900),
       // The contract is at least ±5 minutes; more is allowed, less is not.
       clockSkewSeconds: integer(env, 'CLOCK_SKEW_SECONDS', d.clockSkewSeconds, 300, 86400),

@@ -9,7 +9,6 @@ import { startLocalStack } from './stack.js';
 
 const clean = process.argv.includes('--clean');
 const dataDir = process.env.LOCAL_DATA_DIR ?? '.local-data';
-const realCloud = Boolean(process.env.COMPUTE_URL || process.env.OS_AUTH_URL);
 
 const stack = await startLocalStack({
   apiPort: Number(process.env.PORT ?? 3000),
@@ -17,11 +16,12 @@ const stack = await startLocalStack({
   sqsPort: Number(process.env.SQS_PORT ?? 4566),
   dataDir,
   clean,
-  // The simulator rebuilds in well under a second; looking every 3 s lets a user watch a job
-  // finish. A real cloud takes minutes: the worker's own defaults (30 s, then 20 s) apply there.
-  env: realCloud ? process.env : { FOLLOW_FIRST_SECONDS: '3', FOLLOW_INTERVAL_SECONDS: '3', ...process.env },
+  // The worker's own defaults, against the simulator as against a real cloud: its watcher adapts its
+  // pace to what the rebuilds take.
+  env: process.env,
   logger: new Logger({ serviceName: 'rebuild-local', logLevel: (process.env.LOG_LEVEL ?? 'WARN') as 'WARN' }),
-  worker: { simulator: { port: 8775, ...optionsFromEnv(process.env) } },
+  // The worker in a process of its own, as Lambda runs it beside the API: a drain never slows an answer.
+  worker: { simulator: { port: 8775, ...optionsFromEnv(process.env) }, process: true },
 });
 
 const sim = stack.sim;

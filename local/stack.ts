@@ -17,6 +17,7 @@ import { type AwsParts, awsParts, sweeperDeps, workerParts } from '../functions/
 import { type WorkerHandler, createWorker } from '../functions/worker-app.js';
 import { LOCAL_PRINCIPAL, startGateway } from './gateway.js';
 import { type Poller, type PollerOptions, startPoller } from './poller.js';
+import { WorkerProcess } from './worker-process.js';
 import { type ComputeSimulator, type SimulatorOptions, startComputeSimulator } from './sim/index.js';
 import { type QueueSpec, type RunningDynamo, type RunningSqs, startDynamoLocal, startSqsLocal } from './standins.js';
 
@@ -67,6 +68,12 @@ export interface LocalStackOptions {
         /** Start the simulator but no in-process worker: a worker process is run from `workerEnv` (the fault suite kills it). */
         external?: boolean;
         /**
+         * Run the worker in a child process of its own (local/worker-process.ts), its logs passed on:
+         * what `npm start` does, so a draining job never slows the API's answers (the in-process
+         * worker shares the API's one thread). Tests keep it in process, where they can reach it.
+         */
+        process?: boolean;
+        /**
          * How often the sweeper runs, in seconds (the cloud's schedule: every 5 minutes). 0: never
          * on its own — a test calls `stack.sweep()` when it wants one.
          */
@@ -75,7 +82,7 @@ export interface LocalStackOptions {
 }
 
 /** The event source's defaults locally: as the CDK stack sets them in the cloud. */
-export const LOCAL_POLLER: PollerOptions = { batchSize: 10, batchingWindowSeconds: 1, maxConcurrency: 5 };
+export const LOCAL_POLLER: PollerOptions = { batchSize: 10, batchingWindowSeconds: 0, maxConcurrency: 5 };
 /** The sweeper's pace locally: the cloud runs it every 5 minutes (cdk/constructs/functions.ts); a laptop's jobs are small. */
 export const LOCAL_SWEEP_SECONDS = 60;
 
@@ -212,7 +219,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         timer.unref();
         started.push({ stop: async () => { clearInterval(timer); await running; } });
       }
-      if (!w.external) {
+      if (w.process) {
+        const child = new WorkerProcess({ ...env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN' }, { echo: true });
+        started.push(child);
+        await child.start();
+      } else if (!w.external) {
         worker = createWorker({ ...built.deps, logger: workerLogger }, built.config.maxReceiveCount);
         poller = startPoller(new SqsConsumer(parts.sqs, sqs.queueUrl), worker, { ...LOCAL_POLLER, ...w.poller });
         // Stopped before the queue it reads, which is stopped before the table (reverse start order).

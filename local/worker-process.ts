@@ -1,11 +1,13 @@
 /**
- * The worker as a separate process (local/worker-main.ts), so a scenario can SIGKILL it at any
- * moment as Lambda's runtime may die. Its stdout and stderr are kept for the secrets check.
+ * The worker as a separate process (local/worker-main.ts): `npm start` runs it so, on a core of
+ * its own, where draining a job cannot slow the API's answers; the fault suite too, so a scenario
+ * can SIGKILL it at any moment as Lambda's runtime may die. Its stdout and stderr are kept (the
+ * fault suite's secrets check reads them) and, with `echo`, passed on to ours.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** tsx compiles on start; two loaded cores can take a while. */
 const READY_TIMEOUT_MS = 60_000;
 
@@ -22,7 +24,10 @@ export class WorkerProcess {
   starts = 0;
   kills = 0;
 
-  constructor(private readonly env: Record<string, string>) {}
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly options: { echo?: boolean } = {},
+  ) {}
 
   /** Starts a worker and resolves once it says it is polling. */
   async start(): Promise<void> {
@@ -42,7 +47,10 @@ export class WorkerProcess {
       const timer = setTimeout(() => reject(new Error(`worker not ready within ${READY_TIMEOUT_MS / 1000} s: ${seen.slice(-500)}`)), READY_TIMEOUT_MS);
       const onData = (chunk: Buffer) => {
         const text = chunk.toString();
-        this.output.push(text);
+        // Echoed output is not kept: `npm start` may run for days.
+        if (this.options.echo) {
+          if (ready) process.stderr.write(text);
+        } else this.output.push(text);
         if (ready) return;
         seen += text;
         if (seen.includes('worker ready')) {

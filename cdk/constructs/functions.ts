@@ -94,8 +94,12 @@ export interface WorkerFunctionProps {
 export const EVENT_SOURCE = {
   /** Ten messages a batch: SQS's largest receive, one call for ten servers' steps. */
   batchSize: 10,
-  /** Wait up to a second to fill a batch: a job's messages arrive together. */
-  maxBatchingWindow: Duration.seconds(1),
+  /**
+   * No wait to fill a batch: every step is a wait the queue already timed (a retry's backoff, a
+   * slot freed, the watcher's next look), and a second more on each would be a second more on
+   * each server's rebuild. A job's first messages still come ten to a batch: they are all there.
+   */
+  maxBatchingWindow: Duration.seconds(0),
 } as const;
 
 /** The queue's consumer: drives each server's rebuild one step per message. */

@@ -15,7 +15,7 @@ import { ESM_REQUIRE_BANNER, EXTERNAL_MODULES, MAIN_FIELDS, NODE_MAJOR, PROJECT_
 export const METRICS_NAMESPACE = 'OpenStackBulkRebuild';
 
 /**
- * The DynamoDB actions the job store uses (lib/aws/dynamodb-store.ts): GetItem and Query
+ * The DynamoDB actions the job store uses (lib/aws/dynamodb-store.ts): GetItem, BatchGetItem and Query
  * (its two indexes too) to read; PutItem, UpdateItem and BatchWriteItem to write; DeleteItem to
  * release a server's lock; TransactWriteItems is authorised by the actions of its parts (Put,
  * Update, ConditionCheck). No Scan, no table management. test/cdk checks this list against the
@@ -27,6 +27,7 @@ export const JOB_STORE_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:BatchWriteItem',
+  'dynamodb:BatchGetItem',
   'dynamodb:DeleteItem',
   'dynamodb:ConditionCheckItem',
 ];

@@ -5,6 +5,7 @@
  * exact under concurrency and duplicate deliveries.
  */
 import {
+  BatchGetItemCommand,
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
   CreateTableCommand,
@@ -26,7 +27,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { BadRequestError, IdempotencyClaimedError, JobMovedError, MoveLostError, SlotsFullError, StoreUnavailableError } from '../errors.js';
-import { type Counts, type JobRecord, type JobStop, type ServerRecord, type ServerState, SERVER_STATES, type Submission } from '../jobs/model.js';
+import { type Counts, type JobRecord, type JobStop, type PreflightEntry, type ServerRecord, type ServerState, SERVER_STATES, type Submission, type WatchState } from '../jobs/model.js';
 import type { IdempotencyRecord, JobStore, Page, ServerLock, StoredTransition } from '../jobs/ports.js';
 import { canonicalUuid } from '../request/nova-formats.js';
 import {
@@ -35,6 +36,7 @@ import {
   LIVE,
   LIVE_INDEX,
   LOCK_SK,
+  PREFLIGHT_PREFIX,
   PROJECT_INDEX,
   SERVER_PREFIX,
   TTL_ATTRIBUTE,
@@ -46,6 +48,8 @@ import {
 
 /** BatchWriteItem's own limit per call. */
 const BATCH_WRITE_SIZE = 25;
+/** BatchGetItem's own limit per call. */
+const BATCH_GET_SIZE = 100;
 /**
  * Unprocessed items (DynamoDB's partial success under throttling) are retried here, the one
  * owner of that retry: up to 8 tries with full-jitter backoff from 50 ms, capped at 2 s — about
@@ -548,6 +552,76 @@ export class DynamoJobStore implements JobStore {
       // Not ours (any more): another job took it over, or it was released already.
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
+  }
+
+  async getServers(jobId: string, serverIds: string[]): Promise<ServerRecord[]> {
+    const found: ServerRecord[] = [];
+    const chunks: string[][] = [];
+    for (let i = 0; i < serverIds.length; i += BATCH_GET_SIZE) chunks.push(serverIds.slice(i, i + BATCH_GET_SIZE));
+    await inParallel(chunks, WRITE_CONCURRENCY, async (chunk) => {
+      let keys: Record<string, AttributeValue>[] = chunk.map((id) => serverKey(jobId, id));
+      // Unprocessed keys (throttling) are asked for again, as unprocessed writes are (same owner, same numbers).
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt >= UNPROCESSED_TRIES) throw new StoreUnavailableError(`DynamoDB left ${keys.length} reads unprocessed after ${UNPROCESSED_TRIES} tries`);
+        if (attempt > 0) await sleep(jitter(attempt, UNPROCESSED_BASE_MS, UNPROCESSED_CAP_MS));
+        const out = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
+        found.push(...(out.Responses?.[this.tableName] ?? []).map(itemToServer));
+        keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    });
+    return found;
+  }
+
+  async setWatch(jobId: string, expect: { gen: number; tick: number } | null, watch: WatchState, options: { idle?: boolean } = {}): Promise<boolean> {
+    const conditions = ['attribute_exists(pk)', 'attribute_not_exists(finalStatus)'];
+    const names: Record<string, string> = { '#w': 'watch' };
+    const values: Record<string, AttributeValue> = { ':w': marshall({ w: watch }, { removeUndefinedValues: true }).w as AttributeValue };
+    if (expect === null) conditions.push('attribute_not_exists(#w)');
+    else {
+      conditions.push('#w.#gen = :gen', '#w.#tick = :tick');
+      names['#gen'] = 'gen';
+      names['#tick'] = 'tick';
+      values[':gen'] = { N: String(expect.gen) };
+      values[':tick'] = { N: String(expect.tick) };
+    }
+    if (options.idle) {
+      conditions.push('n_ACCEPTED = :zero', 'n_REBUILDING = :zero');
+      values[':zero'] = { N: '0' };
+    }
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET #w = :w',
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async putPreflight(jobId: string, chunk: number, entries: Record<string, PreflightEntry>, expiresAt: number): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: marshall({ pk: jobPk(jobId), sk: `${PREFLIGHT_PREFIX}${chunk}`, entries, [TTL_ATTRIBUTE]: expiresAt }, { removeUndefinedValues: true }),
+      }),
+    );
+  }
+
+  async getPreflight(jobId: string, chunk: number): Promise<Record<string, PreflightEntry> | undefined> {
+    const out = await this.client.send(
+      // Consistent: a step reads it right after the job said the preflight is done.
+      new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: jobPk(jobId) }, sk: { S: `${PREFLIGHT_PREFIX}${chunk}` } }, ConsistentRead: true }),
+    );
+    if (!out.Item) return undefined;
+    return (unmarshall(out.Item) as { entries?: Record<string, PreflightEntry> }).entries ?? {};
   }
 }
 

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { QueueUnavailableError } from '../errors.js';
 import type { RebuildQueue } from '../jobs/ports.js';
-import type { RebuildMessage } from '../jobs/message.js';
+import type { QueueMessage, RebuildMessage } from '../jobs/message.js';
 
 /** SendMessageBatch's own limits: 10 entries, 256 KiB of bodies in all. */
 const BATCH_ENTRIES = 10;
@@ -112,7 +112,7 @@ export class SqsRebuildQueue implements RebuildQueue {
     throw new Error(`SQS failed ${pending.length} entries after ${ENTRY_TRIES} tries`);
   }
 
-  async schedule(message: RebuildMessage, delaySeconds: number): Promise<void> {
+  async schedule(message: QueueMessage, delaySeconds: number): Promise<void> {
     await this.client.send(
       new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message), DelaySeconds: delaySeconds }),
     );

@@ -5,7 +5,7 @@
  *
  * One table, one partition per job (`pk = JOB#<id>`): the job item (`sk = #JOB`) with its
  * per-state counters (`n_<STATE>`), `remaining` and `inFlight`, and one item per server
- * (`sk = SERVER#<server id>`). Beside them: idempotency claims (`pk = IDEM#<scope hash>`) and server
+ * (`sk = SERVER#<server id>`), and the preflight's findings (`sk = #PREFLIGHT#<chunk>`). Beside them: idempotency claims (`pk = IDEM#<scope hash>`) and server
  * locks (`pk = LOCK#<project>#<server id>`: which live job holds a server).
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
@@ -25,6 +25,8 @@ export const SERVER_PREFIX = 'SERVER#';
 export const IDEM_SK = '#IDEM';
 export const LOCK_SK = '#LOCK';
 export const LIVE = 'LIVE';
+/** The preflight's findings, in chunks of the job's servers: `sk = #PREFLIGHT#<chunk>` in the job's partition. */
+export const PREFLIGHT_PREFIX = '#PREFLIGHT#';
 
 export const jobPk = (jobId: string) => `JOB#${jobId}`;
 export const projectKey = (tenantId: string) => `PROJECT#${tenantId}`;

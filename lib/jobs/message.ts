@@ -1,7 +1,9 @@
 /**
- * The queue message: one per server. It is the only place the secrets of a request (adminPass,
- * personality contents, user_data) travel, and it is validated with the same rebuild schema when
- * the worker consumes it.
+ * The queue messages: one per server, and one chain per job for its watcher (worker/watch.ts).
+ * They are the only place the secrets of a request (adminPass, personality contents, user_data)
+ * travel: a server's message carries its whole rebuild body, validated with the same rebuild schema
+ * when the worker consumes it; the watcher's carries the job's shared secrets, only to take them out
+ * of the cloud's text.
  */
 import * as z from 'zod';
 import { parseMicroversion } from '../request/microversion.js';
@@ -29,9 +31,50 @@ const envelope = z.strictObject({
 
 export type RebuildMessage = Omit<z.infer<typeof envelope>, 'rebuild'> & { rebuild: RebuildRequest };
 
+/** The secret fields of a rebuild body, as the watcher's message carries them (request/secrets.ts SECRET_FIELDS). */
+const secrets = z.strictObject({
+  adminPass: z.string().optional(),
+  personality: z.array(z.strictObject({ path: z.string(), contents: z.string() })).optional(),
+  user_data: z.string().nullable().optional(),
+});
+
+const watchEnvelope = z.strictObject({
+  v: z.literal(MESSAGE_VERSION),
+  kind: z.literal('watch'),
+  jobId: z.uuid(),
+  tenantId: z.string().min(1).max(255),
+  microversion: z.string(),
+  deadline: z.iso.datetime(),
+  /** The watcher's generation and tick this message was sent for: see WatchState. */
+  gen: z.number().int().min(1),
+  tick: z.number().int().min(0),
+  /**
+   * The job's shared secret values, to scrub the cloud's text with. Absent when the watcher was
+   * started by the sweeper (which never holds secrets) or from a server whose own secrets differ:
+   * the cloud's text about a server of a job with secrets is then withheld, never shown unscrubbed.
+   */
+  secrets: secrets.optional(),
+});
+
+export type WatchMessage = z.infer<typeof watchEnvelope>;
+export type QueueMessage = RebuildMessage | WatchMessage;
+
+export function isWatchMessage(m: QueueMessage): m is WatchMessage {
+  return 'kind' in m && m.kind === 'watch';
+}
+
 /** Parses a message body; throws a ZodError or SyntaxError when it is not one of ours. */
-export function parseRebuildMessage(body: string): RebuildMessage {
-  const raw = envelope.parse(JSON.parse(body));
+export function parseQueueMessage(body: string): QueueMessage {
+  const json: unknown = JSON.parse(body);
+  if (json && typeof json === 'object' && (json as { kind?: unknown }).kind === 'watch') return watchEnvelope.parse(json);
+  const raw = envelope.parse(json);
   const rebuild = rebuildSchemaFor(parseMicroversion(raw.microversion)).full.parse(raw.rebuild);
   return { ...raw, rebuild };
+}
+
+/** Parses a server's message; throws when the body is anything else. */
+export function parseRebuildMessage(body: string): RebuildMessage {
+  const m = parseQueueMessage(body);
+  if (isWatchMessage(m)) throw new TypeError('a watcher message, not a server message');
+  return m;
 }

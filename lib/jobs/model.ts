@@ -89,6 +89,43 @@ export interface JobRecord {
   completedAt?: string;
   /** Epoch seconds: DynamoDB's TTL deletes the job and its servers after this. */
   expiresAt: number;
+  /** How the job's accepted rebuilds are watched (worker/watch.ts); absent on jobs written before watching existed. */
+  watch?: WatchState;
+}
+
+/**
+ * The job's watcher: one chain of queue messages that follows every accepted rebuild of the job with
+ * paged lists of the project's servers changed since a cursor, instead of one GET per server.
+ * Its messages carry `gen` and `tick`, fenced here as a server's messages are by `seq`.
+ */
+export interface WatchState {
+  /** Bumped each time a watcher is started (after an idle spell, or when one was lost): messages of another generation are dropped. */
+  gen: number;
+  /** The tick the generation's next message carries; each look moves it on, so a duplicate message finds another value. */
+  tick: number;
+  /** When the watcher looks next (our clock). Absent while idle: nothing in flight, nothing polled. */
+  nextLookAt?: string;
+  /** The next list's `changes-since`, on the cloud's clock (taken from Nova's own `updated` values). */
+  cursor?: string;
+  /** When the current busy spell began (our clock): a first list looks back from here, less the clock-skew allowance. */
+  busySince?: string;
+  /** Rebuild durations seen, in seconds (from Nova's 202 to the list that showed the end), newest last. */
+  durations: number[];
+  /** The job's servers looked up in one paged list of the project before their first rebuild: `pending` until written. */
+  preflight: 'pending' | 'done' | 'none';
+  /** `per-server` once the cloud refused a list for good (a policy that forbids it): servers are then followed one GET at a time. */
+  mode: 'list' | 'per-server';
+  /** Lists made, pages included: what watching cost. */
+  lists: number;
+}
+
+/** What the preflight list showed of one of the job's servers. */
+export interface PreflightEntry {
+  /** Nova's `updated` (Nova's clock): the verify window's baseline. */
+  updated?: string;
+  status: string;
+  taskState: string | null;
+  imageId?: string;
 }
 
 export interface JobStop {

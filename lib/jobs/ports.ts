@@ -2,8 +2,8 @@
  * The ports the use cases need. Adapters in `lib/aws/` implement them against DynamoDB and SQS;
  * unit tests pass in-memory ones through the same seam.
  */
-import type { RebuildMessage } from './message.js';
-import type { FinalJobStatus, JobRecord, JobStop, ServerRecord, ServerState, Submission } from './model.js';
+import type { QueueMessage, RebuildMessage } from './message.js';
+import type { FinalJobStatus, JobRecord, JobStop, PreflightEntry, ServerRecord, ServerState, Submission, WatchState } from './model.js';
 
 /** The idempotency claim: one per (tenant, principal, key), kept 24 h. */
 export interface IdempotencyRecord {
@@ -93,6 +93,18 @@ export interface JobStore {
   takeOverServerLock(stale: ServerLock, jobId: string, takenAt: string, expiresAt: number): Promise<boolean>;
   /** Releases the lock if this job holds it. */
   releaseServerLock(tenantId: string, serverId: string, jobId: string): Promise<void>;
+  /** Several of a job's server records at once (those that exist), for the watcher. */
+  getServers(jobId: string, serverIds: string[]): Promise<ServerRecord[]>;
+  /**
+   * Replaces the job's watch state, conditional on the generation and tick it was read with
+   * (`expect`; null: the job has none yet). With `idle`, also on nothing being in flight (no server
+   * ACCEPTED or REBUILDING), so a watcher never goes idle past a rebuild just accepted. False when
+   * the condition failed.
+   */
+  setWatch(jobId: string, expect: { gen: number; tick: number } | null, watch: WatchState, options?: { idle?: boolean }): Promise<boolean>;
+  /** Writes one chunk of the preflight's findings (server id → entry). */
+  putPreflight(jobId: string, chunk: number, entries: Record<string, PreflightEntry>, expiresAt: number): Promise<void>;
+  getPreflight(jobId: string, chunk: number): Promise<Record<string, PreflightEntry> | undefined>;
 }
 
 export interface RebuildQueue {
@@ -102,7 +114,7 @@ export interface RebuildQueue {
    */
   send(messages: RebuildMessage[]): Promise<void>;
   /** Sends one message that the queue holds back for `delaySeconds` (0–900): how the worker waits. */
-  schedule(message: RebuildMessage, delaySeconds: number): Promise<void>;
+  schedule(message: QueueMessage, delaySeconds: number): Promise<void>;
 }
 
 /**

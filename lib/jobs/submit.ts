@@ -15,6 +15,7 @@ import { lockServers, releaseServers } from './locks.js';
 import { MESSAGE_VERSION, type RebuildMessage } from './message.js';
 import { type JobRecord, type ServerRecord, SUBMIT_WINDOW_SECONDS, zeroCounts } from './model.js';
 import { type IdempotencyRecord, type JobStore, MAX_MOVES_PER_WRITE, type RebuildQueue, type ServerLock } from './ports.js';
+import { newWatchState, secretsOf, watchMessage } from './watching.js';
 
 export interface SubmitDeps {
   store: JobStore;
@@ -163,6 +164,7 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     rebuild: redactRebuild(request.shared),
     submission: { state: 'IN_PROGRESS', deadline: new Date(now.getTime() + SUBMIT_WINDOW_SECONDS * 1000).toISOString() },
     expiresAt,
+    watch: newWatchState(total, now),
     ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
   };
   try {
@@ -190,6 +192,12 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     rebuild: s.rebuild,
   }));
   try {
+    // The watcher's first message goes first: its preflight looks the servers up while their
+    // messages arrive (a server that finds it still running waits a second for it). Without it the
+    // servers look themselves up once the preflight's wait is over: nothing is lost.
+    if (job.watch?.preflight === 'pending') {
+      await deps.queue.schedule(watchMessage(job, job.watch.gen, job.watch.tick, secretsOf(request.shared)), 0).catch(() => undefined);
+    }
     await deps.queue.send(messages);
   } catch (err) {
     if (!(err instanceof QueueUnavailableError)) throw err;

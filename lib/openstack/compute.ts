@@ -55,6 +55,28 @@ export interface ServerView {
   fault?: { code?: number; message?: string; details?: string };
 }
 
+/** What `GET /servers/detail` is asked for. */
+export interface ServerListQuery {
+  /**
+   * `changes-since`, on the cloud's clock: every server of the project updated at or after it,
+   * servers deleted since then included with status DELETED (recordings 11a, 11b, 11h).
+   */
+  changesSince?: string;
+  /** Nova's list filters, passed as given (`name` regex, `image`, `status`, ...; 13*). */
+  filters?: Record<string, string>;
+  /** The most pages one list may cost; the answer says whether the list was complete. */
+  maxPages: number;
+}
+
+/** A list of servers, every page followed (Nova caps a page at its max_limit, 1,000 by default: 12a, 12b). */
+export interface ServerList {
+  servers: ServerView[];
+  /** Calls made. */
+  pages: number;
+  /** False when `maxPages` ran out before the last page. */
+  complete: boolean;
+}
+
 /** One entry of `GET /servers/{id}/os-instance-actions`. */
 export interface InstanceAction {
   action: string;
@@ -102,6 +124,8 @@ export interface ComputeApi {
   ): Promise<ComputeResult<{ server?: ServerView }>>;
   /** GET /servers/{id}. */
   getServer(target: ComputeTarget, serverId: string): Promise<ComputeResult<{ server: ServerView }>>;
+  /** GET /servers/detail, following `servers_links` page by page; the first page's fault if one fails. */
+  listServers(target: ComputeTarget, query: ServerListQuery): Promise<ComputeResult<ServerList>>;
   /** GET /servers/{id}/os-instance-actions, newest first. */
   listInstanceActions(
     target: ComputeTarget,

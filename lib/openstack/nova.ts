@@ -14,6 +14,8 @@ import {
   type ComputeResult,
   type ComputeTarget,
   type InstanceAction,
+  type ServerList,
+  type ServerListQuery,
   type ServerView,
 } from './compute.js';
 import type { ComputeConfig } from './config.js';
@@ -69,6 +71,35 @@ class HttpComputeApi implements ComputeApi {
           ? { ok: true, value: { server: json.server } }
           : { ok: false, expected: 'a {"server": {...}} view' },
     });
+  }
+
+  async listServers(target: ComputeTarget, query: ServerListQuery): Promise<ComputeResult<ServerList>> {
+    const servers: ServerView[] = [];
+    let marker: string | undefined;
+    let last: ComputeResult<{ servers: ServerView[]; next?: string }> | undefined;
+    let pages = 0;
+    while (pages < query.maxPages) {
+      const params = new URLSearchParams(query.filters);
+      if (query.changesSince !== undefined) params.set('changes-since', query.changesSince);
+      // The next page is asked for by its marker on our own endpoint: the href Nova writes names
+      // the host it thinks it is on, which behind a proxy may not be reachable from here.
+      if (marker !== undefined) params.set('marker', marker);
+      const q = params.toString();
+      last = await this.call(target, 'GET', `/servers/detail${q ? `?${q}` : ''}`, {
+        requestId: freshRequestId,
+        parse: (json) =>
+          isRecord(json) && Array.isArray(json.servers) && json.servers.every(isServerView)
+            ? { ok: true, value: { servers: json.servers, ...(nextMarker(json.servers_links) ? { next: nextMarker(json.servers_links) } : {}) } }
+            : { ok: false, expected: 'a {"servers": [...]} list' },
+      });
+      pages++;
+      if (!last.ok) return last;
+      servers.push(...last.body.servers);
+      marker = last.body.next;
+      if (marker === undefined) break;
+    }
+    const status = last?.status ?? 200;
+    return { ok: true, status, ...(last?.computeRequestId ? { computeRequestId: last.computeRequestId } : {}), body: { servers, pages, complete: marker === undefined } };
   }
 
   listInstanceActions(target: ComputeTarget, serverId: string): Promise<ComputeResult<{ instanceActions: InstanceAction[] }>> {
@@ -151,6 +182,20 @@ class HttpComputeApi implements ComputeApi {
 
 function freshRequestId(): string {
   return `req-${randomUUID()}`;
+}
+
+/** The `marker` of a `servers_links` entry with rel "next" (12a), if any. */
+function nextMarker(links: unknown): string | undefined {
+  if (!Array.isArray(links)) return undefined;
+  for (const link of links) {
+    if (!isRecord(link) || link.rel !== 'next' || typeof link.href !== 'string') continue;
+    try {
+      return new URL(link.href, 'http://nova.invalid/').searchParams.get('marker') ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 function isServerView(value: unknown): value is ServerView {

@@ -1,7 +1,8 @@
 /**
  * The worker's use case: one queue message moves one server one step — an attempt to rebuild it,
- * a check of an attempt whose outcome is unknown, or a follow-up of an accepted rebuild. Every move
- * goes through the server's life (`jobs/lifecycle.ts`).
+ * a check of an attempt whose outcome is unknown, or the safety net of an accepted rebuild (which
+ * the job's watcher, `watch.ts`, follows to its end). Every move goes through the server's life
+ * (`jobs/lifecycle.ts`).
  *
  * Exactly once: each step starts with a conditional write on the server record's fencing token
  * (`seq`), so of two deliveries of one message only one acts, and a rebuild is only sent after the
@@ -16,22 +17,23 @@ import { randomUUID } from 'node:crypto';
 import { ConditionFailedError, RetryLaterError, SlotsFullError } from '../errors.js';
 import type { Change, ServerLife } from '../jobs/lifecycle.js';
 import type { RebuildMessage } from '../jobs/message.js';
-import { type JobRecord, type ServerRecord, type Uncertainty, isTerminal } from '../jobs/model.js';
+import { preflightChunk, secretsOf } from '../jobs/watching.js';
+import { type JobRecord, type PreflightEntry, type ServerRecord, type Uncertainty, isTerminal } from '../jobs/model.js';
 import type { JobStore, MetricsSink, RebuildQueue } from '../jobs/ports.js';
-import { SecretScrubber } from '../request/secrets.js';
+import { SECRET_FIELDS, SecretScrubber } from '../request/secrets.js';
 import { ComputeAuthError, ComputeTransportError, type ComputeApi, type ComputeTarget, type ServerView } from '../openstack/compute.js';
 import { ComputeConfigError } from '../openstack/config.js';
 import { CloudText } from './cloud-text.js';
+import { novaStateOf, serverOutcome } from './outcome.js';
+import { DEFAULT_WATCH_SETTINGS, type WatchSettings, armWatch, expectedDurationSeconds, overdueSeconds } from './watch.js';
 import { type Decision, type RetrySettings, backoffSeconds, decideRebuild, rebuildRunning } from './retry-policy.js';
 import { type CloudAnswer, askCloud } from './verify.js';
 
 /** The worker's timing settings, in seconds; each default is explained where it is set. */
 export interface WorkerSettings {
   retry: RetrySettings;
-  /** First look at a server after Nova's 202. */
-  followFirstSeconds: number;
-  /** Later looks while it rebuilds. */
-  followIntervalSeconds: number;
+  /** How accepted rebuilds are watched (watch.ts). */
+  watch: WatchSettings;
   /** How long a claim (SUBMITTING) is held: at least the worker function's timeout, so a live worker's claim never lapses. */
   claimLeaseSeconds: number;
   /** How far the cloud's clock may be from ours, either way, when its records are matched to our attempts. */
@@ -46,8 +48,7 @@ export interface WorkerSettings {
 
 export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   retry: { baseSeconds: 5, capSeconds: 300 },
-  followFirstSeconds: 30,
-  followIntervalSeconds: 20,
+  watch: DEFAULT_WATCH_SETTINGS,
   // The worker function's timeout is 60 s (cdk/constructs/functions.ts); half a minute more covers
   // the clock skew between two workers' hosts.
   claimLeaseSeconds: 90,
@@ -108,6 +109,7 @@ export type StepResult =
   | 'retry-scheduled'
   | 'verify-scheduled'
   | 'waiting-for-slot'
+  | 'waiting-for-preflight'
   | 'accepted'
   | 'following'
   | 'SUCCEEDED'
@@ -115,16 +117,6 @@ export type StepResult =
   | 'CANCELLED';
 
 const iso = (d: Date) => d.toISOString();
-
-function imageIdOf(server: ServerView): string | undefined {
-  return typeof server.image === 'object' ? server.image?.id : undefined;
-}
-
-/** What Nova says of a server at a look: done on which image, ERROR with what, or still at it. */
-export function novaStateOf(server: ServerView): string {
-  const task = server['OS-EXT-STS:task_state'] ?? null;
-  return `${server.status}${task ? `/${task}` : ''}`;
-}
 
 /** One message's step. */
 export class Step {
@@ -218,6 +210,22 @@ export class Step {
     return 'dropped';
   }
 
+  /**
+   * What the job's preflight list found of this server (watch.ts): its entry (the server is in the
+   * project), null (not listed, or no preflight: the server checks itself), or 'wait' while the
+   * preflight still runs — for at most preflightWaitSeconds after the job was created.
+   */
+  private async fromPreflight(rec: ServerRecord): Promise<PreflightEntry | null | 'wait'> {
+    const state = this.job.watch?.preflight;
+    if (state === 'pending') {
+      const waited = this.now.getTime() - Date.parse(this.job.createdAt);
+      return waited < this.deps.settings.watch.preflightWaitSeconds * 1000 ? 'wait' : null;
+    }
+    if (state !== 'done') return null;
+    const entries = await this.deps.store.getPreflight(rec.jobId, preflightChunk(rec.index));
+    return entries?.[rec.serverId] ?? null;
+  }
+
   /** Checks the server belongs to the job's project, once, before the first rebuild call. */
   private async checkProject(rec: ServerRecord): Promise<{ ok: Change } | { end: StepResult } | { retry: StepResult }> {
     let view;
@@ -254,10 +262,20 @@ export class Step {
     }
     let checked: Change = { status: rec.status };
     if (!rec.projectChecked) {
-      const check = await this.checkProject(rec);
-      if ('end' in check) return check.end;
-      if ('retry' in check) return check.retry;
-      checked = check.ok;
+      const found = await this.fromPreflight(rec);
+      if (found === 'wait') {
+        // The same message again a second later: no move, no try used.
+        await this.schedule(rec.seq, 'attempt', 1);
+        return 'waiting-for-preflight';
+      }
+      if (found) {
+        checked = { status: rec.status, projectChecked: true, ...(found.updated ? { baselineUpdated: found.updated } : {}) };
+      } else {
+        const check = await this.checkProject(rec);
+        if ('end' in check) return check.end;
+        if ('retry' in check) return check.retry;
+        checked = check.ok;
+      }
     }
 
     const requestId = (this.deps.newRequestId ?? (() => `req-${randomUUID()}`))();
@@ -349,7 +367,7 @@ export class Step {
   private async waitForSlot(rec: ServerRecord, checked: Change): Promise<StepResult> {
     const { counts, options } = this.job;
     const waiting = Math.max(1, counts.QUEUED + counts.RETRY_WAIT);
-    const spread = ((waiting / options.maxInFlight) * this.deps.settings.followFirstSeconds) / SLOT_ARRIVAL_FACTOR;
+    const spread = ((waiting / options.maxInFlight) * expectedDurationSeconds(this.deps.settings.watch, this.job.watch, this.now)) / SLOT_ARRIVAL_FACTOR;
     const wait = Math.min(MAX_SLOT_WAIT_SECONDS, 1 + Math.floor(spread * (this.deps.random ?? Math.random)()));
     await this.schedule(rec.seq + 1, 'attempt', wait);
     await this.move(rec, { ...checked, status: rec.status, waitingForSlotSince: rec.waitingForSlotSince ?? iso(this.now), nextCheckAt: this.at(wait) });
@@ -371,9 +389,12 @@ export class Step {
     return { kind: 'uncertain', message: `The call failed in the worker (${err instanceof Error ? err.name : 'error'}); the rebuild may have been sent.` };
   }
 
-  /** Records a 202 (or a rebuild of ours found in the cloud) and schedules the first look at the server. */
+  /**
+   * Records a 202 (or a rebuild of ours found in the cloud), parks the server's message as its safety
+   * net, and makes sure the job's watcher is looking.
+   */
   private async accepted(rec: ServerRecord, computeRequestId: string | undefined): Promise<StepResult> {
-    const first = this.deps.settings.followFirstSeconds;
+    const first = this.deps.settings.watch.safetyNetSeconds;
     await this.schedule(rec.seq + 1, 'follow', first);
     const ids = computeRequestId && !(rec.computeRequestIds ?? []).includes(computeRequestId) ? [...(rec.computeRequestIds ?? []), computeRequestId] : rec.computeRequestIds;
     await this.move(rec, {
@@ -389,7 +410,16 @@ export class Step {
     });
     this.metric('Accepted');
     this.log('rebuild accepted', rec, { computeRequestId });
+    // The job read after the move: a watcher that went idle before it is seen idle, and one that
+    // goes idle after it cannot (its idle write is conditional on nothing in flight).
+    const job = await this.deps.store.getJob(rec.jobId);
+    if (job) await armWatch(this.deps, job, this.watchSecrets(rec));
     return 'accepted';
+  }
+
+  /** The secrets a watcher started from this message may carry: the job's shared ones, which are this server's when it has none of its own. */
+  private watchSecrets(rec: ServerRecord) {
+    return SECRET_FIELDS.some((f) => rec.rebuild[f] !== undefined) ? undefined : secretsOf(this.msg.rebuild);
   }
 
   /** A claim whose worker died: the attempt may have been sent. Ask the cloud, then go on from there. */
@@ -454,28 +484,45 @@ export class Step {
     return 'retry-scheduled';
   }
 
-  /** Looks at an accepted rebuild: done on the new image, failed, or still going. */
+  /**
+   * An accepted server's safety net, every safetyNetSeconds while the watcher follows it: restarts a
+   * watcher that was lost, and looks at the server by itself only when it is long overdue (the one
+   * server a list could have missed), at the job's deadline, or when the cloud refuses lists.
+   */
   private async follow(rec: ServerRecord): Promise<StepResult> {
-    let view;
-    try {
-      view = await this.deps.compute.getServer(this.target, rec.serverId);
-    } catch (err) {
-      if (!(err instanceof ComputeTransportError || err instanceof ComputeAuthError)) throw err;
-      view = undefined;
-    }
-    if (view && !view.ok && view.status === 404) {
-      return this.end(rec, 'FAILED', { name: 'deleted', message: `The server was deleted while it was rebuilt: ${this.text.clean(view.message)}`, status: 404 });
-    }
+    const s = this.deps.settings.watch;
+    const perServer = this.job.watch?.mode === 'per-server';
+    const age = (this.now.getTime() - Date.parse(rec.acceptedAt ?? rec.updatedAt)) / 1000;
+    const look = perServer || this.pastDeadline() || age > overdueSeconds(s, this.job.watch);
+    if (!perServer) await armWatch(this.deps, this.job, this.watchSecrets(rec));
     let current = rec;
-    if (view?.ok) {
-      const ended = this.serverEnd(view.body.server, rec);
-      if (ended) return this.end({ ...rec }, ended.status, ended.fault, { status: ended.status, novaState: ended.novaState });
-      current = { ...rec, novaState: novaStateOf(view.body.server) };
+    let view;
+    if (look) {
+      try {
+        view = await this.deps.compute.getServer(this.target, rec.serverId);
+      } catch (err) {
+        if (!(err instanceof ComputeTransportError || err instanceof ComputeAuthError)) throw err;
+        view = undefined;
+      }
+      if (view && !view.ok && view.status === 404) {
+        return this.end(rec, 'FAILED', { name: 'deleted', message: `The server was deleted while it was rebuilt: ${this.text.clean(view.message)}`, status: 404 });
+      }
+      if (view?.ok) {
+        const ended = this.serverEnd(view.body.server, rec);
+        if (ended) return this.end({ ...rec }, ended.status, ended.fault, { status: ended.status, novaState: ended.novaState });
+        current = { ...rec, novaState: novaStateOf(view.body.server) };
+      }
     }
     if (this.pastDeadline()) {
       return this.end(current, 'FAILED', { name: 'deadlineExceeded', message: `Timed out: the server was still ${current.novaState ?? 'rebuilding'} at the job's deadline.` }, { status: 'FAILED', ...(current.novaState ? { novaState: current.novaState } : {}) });
     }
-    const wait = view?.ok ? this.deps.settings.followIntervalSeconds : backoffSeconds(2, this.deps.settings.retry, view && !view.ok ? view.retryAfterMs : undefined, this.deps.random);
+    // An unanswered look backs off as retries do (retry-policy.ts owns the numbers).
+    const wait =
+      look && !view?.ok
+        ? backoffSeconds(2, this.deps.settings.retry, view && !view.ok ? view.retryAfterMs : undefined, this.deps.random)
+        : perServer
+          ? s.perServerIntervalSeconds
+          : s.safetyNetSeconds;
     await this.schedule(rec.seq + 1, 'follow', wait);
     await this.move(rec, { status: 'REBUILDING', ...(current.novaState ? { novaState: current.novaState } : {}), nextCheckAt: this.at(wait) });
     return 'following';
@@ -496,22 +543,6 @@ export class Step {
     // A claim made from this very message is this worker's own, whatever its lease says.
     return finishNow(this.deps, this.job, rec, why, this.text, { ownClaim: rec.status === 'SUBMITTING' && rec.seq === this.msg.seq + 1 });
   }
-}
-
-/** What a server that Nova shows settled means for its rebuild to `imageId`; undefined while a task runs. */
-export function serverOutcome(server: ServerView, imageId: string, text: CloudText): { status: 'SUCCEEDED' | 'FAILED'; novaState: string; fault?: { name: string; message: string; status?: number } } | undefined {
-  const novaState = novaStateOf(server);
-  if (server.status === 'ERROR') {
-    const f = server.fault;
-    return { status: 'FAILED', novaState, fault: { name: 'serverError', message: `The server went to ERROR${f?.message ? `: ${text.clean(f.message)}` : ''}`, ...(f?.code ? { status: f.code } : {}) } };
-  }
-  const task = server['OS-EXT-STS:task_state'] ?? null;
-  if (!task && (server.status === 'ACTIVE' || server.status === 'SHUTOFF')) {
-    const image = imageIdOf(server);
-    if (image === imageId) return { status: 'SUCCEEDED', novaState };
-    return { status: 'FAILED', novaState, fault: { name: 'wrongImage', message: `The rebuild ended with the server on image ${image ?? 'unknown'}, not ${imageId}.` } };
-  }
-  return undefined;
 }
 
 /**

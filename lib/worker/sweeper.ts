@@ -12,14 +12,17 @@
  * - A server whose next step is long overdue: its message was lost (a submission that died midway,
  *   a message dead-lettered after crashing every delivery). It ends `stalled`, after asking the
  *   cloud where a rebuild may have been taken.
+ * - A job with rebuilds in flight whose watcher was lost: a new one is started (without secrets:
+ *   the cloud's text about a server of a job with secrets is then withheld).
  */
 import { isUnsent } from '../jobs/cancel.js';
 import type { ServerLife } from '../jobs/lifecycle.js';
 import { type JobRecord, type ServerRecord, isTerminal } from '../jobs/model.js';
-import type { JobStore, MetricsSink } from '../jobs/ports.js';
+import type { JobStore, MetricsSink, RebuildQueue } from '../jobs/ports.js';
 import type { ComputeApi } from '../openstack/compute.js';
 import { CloudText } from './cloud-text.js';
 import { type WorkerLogger, type WorkerSettings, finishNow } from './step.js';
+import { armWatch } from './watch.js';
 
 export interface SweepSettings {
   /**
@@ -38,6 +41,7 @@ export const DEFAULT_SWEEP: SweepSettings = { stallSeconds: 3600, budgetMs: 240_
 export interface SweepDeps {
   store: JobStore;
   life: ServerLife;
+  queue: RebuildQueue;
   compute: ComputeApi;
   settings: WorkerSettings;
   sweep: SweepSettings;
@@ -88,6 +92,9 @@ async function sweepJob(deps: SweepDeps, job: JobRecord, now: Date, report: Swee
   const pastDeadline = now.getTime() > Date.parse(job.deadline);
   const overdueBefore = now.getTime() - deps.sweep.stallSeconds * 1000;
   const text = new CloudText(undefined);
+  if (job.counts.ACCEPTED + job.counts.REBUILDING > 0 && (await armWatch({ ...deps, now: () => now }, job, undefined))) {
+    deps.logger.info('sweep started a watcher for rebuilds in flight', { jobId: job.jobId });
+  }
   let current = job;
   let marker: string | undefined;
   do {

@@ -13,7 +13,7 @@ import type { ScenarioContext } from './harness.js';
 import { countersExact, exactlyOnce, noSecrets, noneLost } from './invariants.js';
 import { type Secrets, capturingLogger, newSecrets, scanTable } from './secrets.js';
 import type { WorkerDeps } from '../../lib/worker/step.js';
-import { WorkerProcess } from './worker-process.js';
+import { WorkerProcess } from '../../local/worker-process.js';
 
 /**
  * Timings scaled down so a drain takes seconds: whole-second follow-ups and backoff (SQS delays
@@ -21,8 +21,8 @@ import { WorkerProcess } from './worker-process.js';
  * is recovered on the message's first return.
  */
 export const FAST_ENV = {
-  FOLLOW_FIRST_SECONDS: '1',
-  FOLLOW_INTERVAL_SECONDS: '1',
+  WATCH_FIRST_LOOK_SECONDS: '1',
+  WATCH_MAX_PACE_SECONDS: '1',
   BACKOFF_BASE_SECONDS: '1',
   BACKOFF_CAP_SECONDS: '4',
   CLAIM_LEASE_SECONDS: '3',

@@ -13,7 +13,7 @@ let sim: ComputeSimulator;
 
 beforeAll(async () => {
   stack = await startLocalStack({
-    env: { FOLLOW_FIRST_SECONDS: '1', FOLLOW_INTERVAL_SECONDS: '1', BACKOFF_BASE_SECONDS: '1', BACKOFF_CAP_SECONDS: '2', CLAIM_LEASE_SECONDS: '2' },
+    env: { WATCH_FIRST_LOOK_SECONDS: '1', WATCH_MAX_PACE_SECONDS: '1', BACKOFF_BASE_SECONDS: '1', BACKOFF_CAP_SECONDS: '2', CLAIM_LEASE_SECONDS: '2' },
     queue: { visibilityTimeoutSeconds: 3 },
     duplicateMessages: 3,
     worker: { poller: { batchSize: 10, batchingWindowSeconds: 0, maxConcurrency: 6 }, simulator: { serverCount: 60 } },
@@ -46,7 +46,7 @@ describe('every message delivered three times', () => {
     expect(res.status).toBe(202);
     const jobId = ((await res.json()) as { rebuildJob: { id: string } }).rebuildJob.id;
     let job: { status: string; counts: Record<string, number> } | undefined;
-    const until = Date.now() + 60_000;
+    const until = Date.now() + 100_000;
     do {
       await new Promise((r) => setTimeout(r, 300));
       job = ((await (await fetch(`${stack.apiUrl}/v2/${sim.tenantId}/rebuild-jobs/${jobId}`)).json()) as { rebuildJob: typeof job }).rebuildJob;

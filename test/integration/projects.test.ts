@@ -20,8 +20,8 @@ beforeAll(async () => {
       COMPUTE_URL: sim.computeUrl,
       COMPUTE_TOKEN: sim.issueToken({ userName: 'sim-admin' }),
       PROJECT_GRANTS: JSON.stringify({ [LOCAL_PRINCIPAL]: [sim.tenantId] }),
-      FOLLOW_FIRST_SECONDS: '1',
-      FOLLOW_INTERVAL_SECONDS: '1',
+      WATCH_FIRST_LOOK_SECONDS: '1',
+      WATCH_MAX_PACE_SECONDS: '1',
     },
     worker: { poller: { batchingWindowSeconds: 0 }, sweepEverySeconds: 0 },
   });

@@ -19,8 +19,8 @@ import { capturingLogger } from '../support/memory.js';
 import { loadRecordings } from '../support/recordings.js';
 
 const FAST = {
-  FOLLOW_FIRST_SECONDS: '1',
-  FOLLOW_INTERVAL_SECONDS: '1',
+  WATCH_FIRST_LOOK_SECONDS: '1',
+  WATCH_MAX_PACE_SECONDS: '1',
   BACKOFF_BASE_SECONDS: '1',
   BACKOFF_CAP_SECONDS: '2',
   CLAIM_LEASE_SECONDS: '2',

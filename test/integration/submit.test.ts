@@ -6,7 +6,7 @@ import { type AttributeValue, DynamoDBClient, ScanCommand, type ScanCommandOutpu
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseRebuildMessage } from '../../lib/jobs/message.js';
+import { type RebuildMessage, type WatchMessage, isWatchMessage, parseQueueMessage } from '../../lib/jobs/message.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 
 const IMAGE = '70a599e0-31e7-49b7-b260-868f441e862b';
@@ -43,14 +43,19 @@ async function get(path: string) {
   return { status: res.status, json: (await res.json()) as Record<string, any> };
 }
 
-/** Receives and deletes every message in the queue, parsed with the worker's schema. */
-async function drainQueue(url: string) {
-  const out = [];
+/** Receives and deletes every message in the queue, parsed with the worker's schema: the servers' and the watchers'. */
+async function drainQueue(url: string): Promise<RebuildMessage[] & { watchers?: WatchMessage[] }> {
+  const out: RebuildMessage[] & { watchers?: WatchMessage[] } = [];
+  out.watchers = [];
   for (;;) {
     const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
     const msgs = r.Messages ?? [];
     if (msgs.length === 0) return out;
-    for (const m of msgs) out.push(parseRebuildMessage(m.Body ?? ''));
+    for (const m of msgs) {
+      const parsed = parseQueueMessage(m.Body ?? '');
+      if (isWatchMessage(parsed)) out.watchers.push(parsed);
+      else out.push(parsed);
+    }
     await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })) }));
   }
 }
@@ -98,9 +103,11 @@ describe('a 1,000-server job on the local stand-ins', () => {
     expect(other.json.conflictingRequest.message).toContain(jobId);
   });
 
-  it('has sent exactly 1,000 messages, one per server, each valid for the worker', async () => {
+  it("has sent exactly 1,000 messages, one per server, each valid for the worker, and the watcher's first", async () => {
     const messages = await drainQueue(stack.sqs.queueUrl);
     expect(messages).toHaveLength(1000);
+    // The preflight: the job's watcher, generation 1, carrying the shared secrets to scrub the cloud's text with.
+    expect(messages.watchers).toEqual([expect.objectContaining({ kind: 'watch', jobId, gen: 1, tick: 0, secrets: { adminPass: 'seekr3t' } })]);
     expect(new Set(messages.map((m) => m.serverId))).toEqual(new Set(servers.map((s) => s.id)));
     expect(messages.every((m) => m.jobId === jobId && m.rebuild.adminPass === 'seekr3t')).toBe(true);
     expect(messages.find((m) => m.serverId === uuid(7))?.rebuild.name).toBe('web-7');
@@ -117,9 +124,11 @@ describe('the queue going away mid-submit', () => {
     await drainQueue(stack.sqs.queueUrl);
     const servers = Array.from({ length: 600 }, (_, i) => ({ id: uuid(5000 + i) }));
     // Stop the SQS server once it holds some of this job's messages: a real outage mid-submit.
+    // The servers' messages (the watcher's first goes before them).
+    const serverBodies = () => stack.sqs.bodies('main').filter((b) => !b.includes('"kind":"watch"'));
     let seenBeforeStop = -1;
     const watch = setInterval(() => {
-      const n = stack.sqs.bodies('main').length;
+      const n = serverBodies().length;
       if (n >= 100 && seenBeforeStop < 0) {
         seenBeforeStop = n;
         void stack.sqs.server.stop();
@@ -130,7 +139,7 @@ describe('the queue going away mid-submit', () => {
     expect(seenBeforeStop).toBeGreaterThan(0);
     expect(res.status).toBe(503);
     const jobId = res.json.serviceUnavailable.jobId as string;
-    const queued = stack.sqs.bodies('main').length;
+    const queued = serverBodies().length;
     expect(queued).toBeGreaterThanOrEqual(seenBeforeStop);
     expect(queued).toBeLessThan(600);
     const job = (await get(`/v2/tenant-a/rebuild-jobs/${jobId}`)).json.rebuildJob;

@@ -2,7 +2,7 @@
  * The model test: random interleavings of everything that can happen to a job — deliveries in any
  * order, duplicate deliveries, a worker dying at any call of any step (before or after that call
  * took effect), messages that run out of deliveries and are dead-lettered, cancels, sweeps, time
- * jumps — against the real worker, state machine, sweeper and cancel, over the in-memory store (the
+ * jumps, servers deleted — against the real worker, its watcher, state machine, sweeper and cancel, over the in-memory store (the
  * DynamoDB adapter's conditions), a queue with SQS's delivery rules on a virtual clock, and an
  * in-memory cloud that fails the way a hostile path does (answers lost before or after Nova acted,
  * 5xx after it acted, a balancer's 504 while Nova acts later, a clock minutes off ours).
@@ -72,7 +72,8 @@ type Event =
   | { kind: 'advance'; ms: number }
   | { kind: 'cancel' }
   | { kind: 'sweep' }
-  | { kind: 'busy'; server: number };
+  | { kind: 'busy'; server: number }
+  | { kind: 'delete'; server: number };
 
 const eventArb: fc.Arbitrary<Event> = fc.oneof(
   { weight: 10, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(50), crashAt: fc.option(fc.nat(8), { freq: 3 }), crashAfter: fc.boolean() }) },
@@ -80,7 +81,8 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 1, max: 30_000 }), fc.integer({ min: 60_000, max: 1_200_000 })) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sweep' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('busy' as const), server: fc.nat(5) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('busy' as const), server: fc.nat(30) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), server: fc.nat(200) }) },
 );
 
 const rebuildFaultArb = fc.constantFrom<RebuildFault>('none', 'none', 'none', 'busy', 'unavailable', 'unsent', 'lostBefore', 'lostAfter', 'actThen500', 'actThen504', 'actLate');
@@ -89,7 +91,8 @@ const readFaultArb = fc.constantFrom<ReadFault>('none', 'none', 'none', 'none', 
 const scenarioArb = fc.record({
   // Our clock starts anywhere within a second: the cloud's times are whole seconds, ours are not.
   startMs: fc.integer({ min: 0, max: 999 }),
-  servers: fc.integer({ min: 1, max: 6 }),
+  // Now and then a job large enough for the watcher's preflight (jobs/watching.ts PREFLIGHT_MIN_SERVERS).
+  servers: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 6 }) }, { weight: 1, arbitrary: fc.integer({ min: 20, max: 24 }) }),
   maxInFlight: fc.integer({ min: 1, max: 6 }),
   maxAttempts: fc.integer({ min: 2, max: 8 }),
   // The contract: at least ±5 minutes between our clock and the cloud's.
@@ -169,6 +172,10 @@ async function run(s: Scenario): Promise<void> {
         break;
       case 'busy':
         cloud.reboot(ids[e.server % ids.length] as string, 30_000);
+        break;
+      case 'delete':
+        // Rarely: someone deletes a server (any time: before, during or after its rebuild).
+        if (e.server < ids.length) cloud.delete(ids[e.server] as string);
         break;
     }
   }

@@ -6,8 +6,8 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { IdempotencyClaimedError, JobMovedError, MoveLostError, SlotsFullError, StoreUnavailableError } from '../../lib/errors.js';
-import type { RebuildMessage } from '../../lib/jobs/message.js';
-import type { JobRecord, JobStop, ServerRecord, ServerState, Submission } from '../../lib/jobs/model.js';
+import type { QueueMessage, RebuildMessage } from '../../lib/jobs/message.js';
+import type { JobRecord, JobStop, PreflightEntry, ServerRecord, ServerState, Submission, WatchState } from '../../lib/jobs/model.js';
 import type { IdempotencyRecord, JobStore, Page, RebuildQueue, ServerLock, StoredTransition } from '../../lib/jobs/ports.js';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -17,6 +17,7 @@ export class MemoryJobStore implements JobStore {
   servers = new Map<string, ServerRecord>();
   claims = new Map<string, IdempotencyRecord>();
   locks = new Map<string, ServerLock>();
+  preflight = new Map<string, Record<string, PreflightEntry>>();
   /** Makes putServers fail, as a throttled table would. */
   failServerWrites = false;
 
@@ -132,15 +133,36 @@ export class MemoryJobStore implements JobStore {
     const key = `${tenantId}/${serverId}`;
     if (this.locks.get(key)?.jobId === jobId) this.locks.delete(key);
   }
+  async getServers(jobId: string, serverIds: string[]): Promise<ServerRecord[]> {
+    return serverIds.flatMap((id) => {
+      const s = this.servers.get(`${jobId}/${id}`);
+      return s ? [clone(s)] : [];
+    });
+  }
+  async setWatch(jobId: string, expect: { gen: number; tick: number } | null, watch: WatchState, options: { idle?: boolean } = {}): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    if (!job || job.finalStatus) return false;
+    if (expect === null ? job.watch !== undefined : job.watch?.gen !== expect.gen || job.watch.tick !== expect.tick) return false;
+    if (options.idle && (job.counts.ACCEPTED !== 0 || job.counts.REBUILDING !== 0)) return false;
+    job.watch = clone(watch);
+    return true;
+  }
+  async putPreflight(jobId: string, chunk: number, entries: Record<string, PreflightEntry>): Promise<void> {
+    this.preflight.set(`${jobId}/${chunk}`, clone(entries));
+  }
+  async getPreflight(jobId: string, chunk: number): Promise<Record<string, PreflightEntry> | undefined> {
+    const e = this.preflight.get(`${jobId}/${chunk}`);
+    return e && clone(e);
+  }
 }
 
 export class MemoryQueue implements RebuildQueue {
   messages: RebuildMessage[] = [];
-  scheduled: { message: RebuildMessage; delaySeconds: number }[] = [];
+  scheduled: { message: QueueMessage; delaySeconds: number }[] = [];
   async send(messages: RebuildMessage[]): Promise<void> {
     this.messages.push(...clone(messages));
   }
-  async schedule(message: RebuildMessage, delaySeconds: number): Promise<void> {
+  async schedule(message: QueueMessage, delaySeconds: number): Promise<void> {
     this.scheduled.push({ message: clone(message), delaySeconds });
   }
 }

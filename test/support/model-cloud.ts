@@ -15,6 +15,8 @@ import {
   type ComputeResult,
   type ComputeTarget,
   type InstanceAction,
+  type ServerList,
+  type ServerListQuery,
   type ServerView,
 } from '../../lib/openstack/compute.js';
 
@@ -49,6 +51,12 @@ interface CloudServer {
   updated: number;
   actions: InstanceAction[];
   rebuilds: number;
+  /** Deleted (Nova's soft delete): 404 to GET, DELETED in changes-since lists. */
+  deleted: boolean;
+  /** Set when the running rebuild is to end in ERROR with this fault message. */
+  failWith?: string;
+  /** The server is in ERROR, with this fault. */
+  fault?: string;
 }
 
 const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -58,6 +66,12 @@ export class ModelCloud implements ComputeApi {
   readonly servers = new Map<string, CloudServer>();
   rebuildFaults: RebuildFault[] = [];
   readFaults: ReadFault[] = [];
+  /** Calls by kind (list pages counted one each). */
+  readonly callsBy = { rebuild: 0, get: 0, actions: 0, list: 0 };
+  /** Our clock (ms) when each server's last rebuild ended in the cloud (its task cleared). */
+  readonly rebuildEnds = new Map<string, number>();
+  /** A policy that forbids server lists: 403, as Nova answers a call its policy refuses. */
+  listsForbidden = false;
   /** Late acts waiting for their time (our clock). */
   private late: { at: number; serverId: string; imageId: string; requestId: string }[] = [];
   calls = 0;
@@ -76,7 +90,7 @@ export class ModelCloud implements ComputeApi {
   }
 
   add(id: string, tenantId: string, imageId: string): void {
-    this.servers.set(id, { id, tenantId, imageId, busyUntil: 0, busyTask: null, updated: this.cloudNow() - 3600_000, actions: [], rebuilds: 0 });
+    this.servers.set(id, { id, tenantId, imageId, busyUntil: 0, busyTask: null, updated: this.cloudNow() - 3600_000, actions: [], rebuilds: 0, deleted: false });
   }
 
   /** Acts on requests whose late time has come. */
@@ -91,15 +105,42 @@ export class ModelCloud implements ComputeApi {
     return this.late.length;
   }
 
+  /** A server as Nova shows it now (its task cleared once its time came); deleted ones are not found. */
   private server(id: string): CloudServer | undefined {
+    const s = this.raw(id);
+    return s && !s.deleted ? s : undefined;
+  }
+
+  private raw(id: string): CloudServer | undefined {
     this.settle();
     const s = this.servers.get(id);
     if (s && s.busyUntil && s.busyUntil <= this.now()) {
       s.updated = s.busyUntil + this.skewMs;
+      if (s.busyTask === 'rebuilding') this.rebuildEnds.set(s.id, s.busyUntil);
+      if (s.busyTask === 'rebuilding' && s.failWith !== undefined) {
+        s.fault = s.failWith;
+        s.failWith = undefined;
+      }
       s.busyUntil = 0;
       s.busyTask = null;
     }
     return s;
+  }
+
+  /** The server's next rebuild ends in ERROR with this fault message (which may quote the request). */
+  failNextRebuild(id: string, message: string): void {
+    const s = this.servers.get(id);
+    if (s) s.failWith = message;
+  }
+
+  /** Someone deletes the server, whatever it is doing. */
+  delete(id: string): void {
+    const s = this.raw(id);
+    if (!s || s.deleted) return;
+    s.deleted = true;
+    s.busyTask = null;
+    s.busyUntil = 0;
+    s.updated = this.cloudNow();
   }
 
   /** Nova's rebuild: refused while a task runs, else the action recorded and the rebuild started. */
@@ -110,6 +151,7 @@ export class ModelCloud implements ComputeApi {
       return { ok: false, status: 409, faultName: 'conflictingRequest', message: `Cannot 'rebuild' instance ${serverId} while it is in task_state ${s.busyTask}`, computeRequestId: requestId };
     }
     s.rebuilds++;
+    s.fault = undefined;
     s.imageId = imageId;
     s.busyTask = 'rebuilding';
     s.busyUntil = this.now() + this.rebuildMs;
@@ -130,7 +172,8 @@ export class ModelCloud implements ComputeApi {
   private view(s: CloudServer): ServerView {
     return {
       id: s.id,
-      status: s.busyTask === 'rebuilding' ? 'REBUILD' : s.busyTask === 'rebooting' ? 'REBOOT' : 'ACTIVE',
+      status: s.deleted ? 'DELETED' : s.fault !== undefined && !s.busyTask ? 'ERROR' : s.busyTask === 'rebuilding' ? 'REBUILD' : s.busyTask === 'rebooting' ? 'REBOOT' : 'ACTIVE',
+      ...(s.fault !== undefined && !s.busyTask ? { fault: { code: 500, message: s.fault } } : {}),
       tenant_id: s.tenantId,
       'OS-EXT-STS:task_state': s.busyTask,
       image: { id: s.imageId },
@@ -140,6 +183,7 @@ export class ModelCloud implements ComputeApi {
 
   async rebuild(_target: ComputeTarget, serverId: string, body: Record<string, unknown>, _requestId: string): Promise<ComputeResult<{ server?: ServerView }>> {
     this.calls++;
+    this.callsBy.rebuild++;
     const fault = this.rebuildFaults.shift() ?? 'none';
     const requestId = `req-${randomUUID()}`;
     const imageId = String(body.imageRef);
@@ -190,6 +234,7 @@ export class ModelCloud implements ComputeApi {
 
   async getServer(_target: ComputeTarget, serverId: string): Promise<ComputeResult<{ server: ServerView }>> {
     this.calls++;
+    this.callsBy.get++;
     const f = this.readFault();
     if (f === 'unavailable') return { ok: false, status: 503, message: 'unavailable' };
     const s = this.server(serverId);
@@ -198,8 +243,28 @@ export class ModelCloud implements ComputeApi {
     return { ok: true, status: 200, body: { server: f === 'stale' ? { ...view, status: 'ACTIVE', 'OS-EXT-STS:task_state': null } : view } };
   }
 
+  /** Nova's changes-since (updated ≥ T, whole seconds, deleted servers included; 11a, 11h), one project, pages of 1,000. */
+  async listServers(target: ComputeTarget, query: ServerListQuery): Promise<ComputeResult<ServerList>> {
+    this.calls++;
+    this.callsBy.list++;
+    if (this.listsForbidden) return { ok: false, status: 403, faultName: 'forbidden', message: 'Policy does not allow os_compute_api:servers:detail to be performed.' };
+    const f = this.readFault();
+    if (f === 'unavailable') return { ok: false, status: 503, message: 'unavailable' };
+    const since = query.changesSince !== undefined ? Date.parse(query.changesSince) : undefined;
+    const all = [...this.servers.keys()]
+      .map((id) => this.raw(id) as CloudServer)
+      .filter((s) => s.tenantId === target.tenantId && (since === undefined ? !s.deleted : Math.floor(s.updated / 1000) * 1000 >= since));
+    const pages = Math.max(1, Math.ceil(all.length / 1000));
+    // Nova reads lists from its main database: a `stale` read fault does not apply to them.
+    const views = all.slice(0, query.maxPages * 1000).map((s) => this.view(s));
+    this.calls += Math.min(pages, query.maxPages) - 1;
+    this.callsBy.list += Math.min(pages, query.maxPages) - 1;
+    return { ok: true, status: 200, body: { servers: views, pages: Math.min(pages, query.maxPages), complete: pages <= query.maxPages } };
+  }
+
   async listInstanceActions(_target: ComputeTarget, serverId: string): Promise<ComputeResult<{ instanceActions: InstanceAction[] }>> {
     this.calls++;
+    this.callsBy.actions++;
     const f = this.readFault();
     if (f === 'unavailable') return { ok: false, status: 503, message: 'unavailable' };
     const s = this.server(serverId);

@@ -6,7 +6,7 @@
  */
 import { principalKey } from '../../lib/jobs/grants.js';
 import { ServerLife } from '../../lib/jobs/lifecycle.js';
-import type { RebuildMessage } from '../../lib/jobs/message.js';
+import { type QueueMessage, type RebuildMessage, isWatchMessage } from '../../lib/jobs/message.js';
 import type { JobRecord, ServerRecord } from '../../lib/jobs/model.js';
 import type { JobOptions } from '../../lib/request/job-request.js';
 import type { JobStore, RebuildQueue } from '../../lib/jobs/ports.js';
@@ -14,6 +14,7 @@ import { submitJob } from '../../lib/jobs/submit.js';
 import type { RebuildRequest } from '../../lib/request/rebuild-schema.js';
 import { DEFAULT_WORKER_SETTINGS, type StepResult, type WorkerDeps, type WorkerSettings, handleRebuildMessage } from '../../lib/worker/step.js';
 import { DEFAULT_SWEEP, type SweepReport, sweep } from '../../lib/worker/sweeper.js';
+import { type WatchResult, handleWatchMessage } from '../../lib/worker/watch.js';
 import type { ComputeApi } from '../../lib/openstack/compute.js';
 import { MemoryJobStore } from './memory.js';
 import { ModelCloud } from './model-cloud.js';
@@ -27,7 +28,7 @@ export const MAX_RECEIVES = 5;
 
 export interface Queued {
   id: number;
-  msg: RebuildMessage;
+  msg: QueueMessage;
   visibleAt: number;
   receives: number;
 }
@@ -41,7 +42,7 @@ export class VirtualQueue implements RebuildQueue {
   async send(messages: RebuildMessage[]): Promise<void> {
     for (const msg of messages) this.messages.push({ id: this.nextId++, msg: structuredClone(msg), visibleAt: this.now(), receives: 0 });
   }
-  async schedule(message: RebuildMessage, delaySeconds: number): Promise<void> {
+  async schedule(message: QueueMessage, delaySeconds: number): Promise<void> {
     this.messages.push({ id: this.nextId++, msg: structuredClone(message), visibleAt: this.now() + delaySeconds * 1000, receives: 0 });
   }
   visible(): Queued[] {
@@ -123,11 +124,18 @@ export class World {
   }
 
   /** Delivers one message as the event source does: deleted when handled, left (then dead-lettered) when the step throws. */
-  async deliver(m: Queued, deps: WorkerDeps = this.deps()): Promise<StepResult | 'threw'> {
+  async deliver(m: Queued, deps: WorkerDeps = this.deps()): Promise<StepResult | WatchResult | 'threw'> {
     m.receives++;
     m.visibleAt = this.now + VISIBILITY_MS;
     try {
-      const result = await handleRebuildMessage(deps, m.msg, { lastDelivery: m.receives >= MAX_RECEIVES });
+      const msg = m.msg;
+      // As functions/worker-app.ts does: a watcher message that fails on its last delivery is let go.
+      const result = isWatchMessage(msg)
+        ? await handleWatchMessage(deps, msg).catch((err: unknown) => {
+            if (m.receives >= MAX_RECEIVES) return 'dropped' as const;
+            throw err;
+          })
+        : await handleRebuildMessage(deps, msg, { lastDelivery: m.receives >= MAX_RECEIVES });
       this.queue.messages = this.queue.messages.filter((x) => x !== m);
       return result;
     } catch {
@@ -140,7 +148,7 @@ export class World {
   }
 
   async sweep(): Promise<SweepReport> {
-    return sweep({ store: this.store, life: this.life(), compute: this.cloud, settings: this.settings, sweep: DEFAULT_SWEEP, logger: { info: () => undefined, warn: () => undefined }, now: this.clock });
+    return sweep({ store: this.store, life: this.life(), queue: this.queue, compute: this.cloud, settings: this.settings, sweep: DEFAULT_SWEEP, logger: { info: () => undefined, warn: () => undefined }, now: this.clock });
   }
 
   /** Delivers what is due; with nothing due, moves the clock to the next message (or ten minutes) and sweeps. Until the job ended. */

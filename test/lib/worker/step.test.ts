@@ -19,7 +19,7 @@ describe("the worker's waits and budgets", () => {
     expect(Date.parse(waiting.nextCheckAt!) - w.now).toBe(1_800_000);
     const [chained] = w.queue.messages;
     expect(chained!.visibleAt - w.now).toBe(900_000);
-    expect(Date.parse(chained!.msg.notBefore!) - w.now).toBe(1_800_000);
+    expect(Date.parse((chained!.msg as { notBefore?: string }).notBefore!) - w.now).toBe(1_800_000);
 
     const calls = w.cloud.calls;
     w.now += 900_000;
