@@ -50,6 +50,8 @@ import {
 const BATCH_WRITE_SIZE = 25;
 /** BatchGetItem's own limit per call. */
 const BATCH_GET_SIZE = 100;
+/** TransactWriteItems' own limit: the locks of 100 servers a call. */
+const TRANSACT_SIZE = 100;
 /**
  * Unprocessed items (DynamoDB's partial success under throttling) are retried here, the one
  * owner of that retry: up to 8 tries with full-jitter backoff from 50 ms, capped at 2 s — about
@@ -493,30 +495,46 @@ export class DynamoJobStore implements JobStore {
 
   async lockServers(tenantId: string, jobId: string, serverIds: string[], takenAt: string, expiresAt: number): Promise<ServerLock[]> {
     const held: ServerLock[] = [];
-    await inParallel(serverIds, WRITE_CONCURRENCY * 2, async (serverId) => {
-      const lock: ServerLock = { tenantId, serverId, jobId, takenAt, expiresAt };
-      // Twice at most: a lock released between our refused write and our read is taken on the second.
-      for (let attempt = 0; attempt < 2; attempt++) {
+    const chunks: string[][] = [];
+    for (let i = 0; i < serverIds.length; i += TRANSACT_SIZE) chunks.push(serverIds.slice(i, i + TRANSACT_SIZE));
+    await inParallel(chunks, WRITE_CONCURRENCY, async (chunk) => {
+      let pending = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= CONFLICT_TRIES) throw new StoreUnavailableError(`the locks of ${pending.length} servers could not be taken after ${CONFLICT_TRIES} tries`);
+        if (attempt > 0) await sleep(jitter(attempt, CONFLICT_BASE_MS, CONFLICT_CAP_MS));
         try {
+          // One transaction of up to 100 locks: all taken, or none and the reasons say which are held.
           await this.client.send(
-            new PutItemCommand({
-              TableName: this.tableName,
-              Item: marshall({ ...lock, pk: lockPk(tenantId, serverId), sk: LOCK_SK }),
-              ConditionExpression: 'attribute_not_exists(pk) OR jobId = :job',
-              ExpressionAttributeValues: { ':job': { S: jobId } },
+            new TransactWriteItemsCommand({
+              TransactItems: pending.map((serverId) => ({
+                Put: {
+                  TableName: this.tableName,
+                  Item: marshall({ tenantId, serverId, jobId, takenAt, expiresAt, pk: lockPk(tenantId, serverId), sk: LOCK_SK }),
+                  ConditionExpression: 'attribute_not_exists(pk) OR jobId = :job',
+                  ExpressionAttributeValues: { ':job': { S: jobId } },
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              })),
             }),
           );
           return;
         } catch (err) {
-          if (!(err instanceof ConditionalCheckFailedException)) throw err;
-          const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: lockKey(tenantId, serverId), ConsistentRead: true }));
-          if (out.Item) {
-            held.push(itemToLock(out.Item));
-            return;
+          if (!(err instanceof TransactionCanceledException)) throw err;
+          const reasons = err.CancellationReasons ?? [];
+          const refused = pending.flatMap((serverId, i) => (reasons[i]?.Code === 'ConditionalCheckFailed' ? [{ serverId, item: reasons[i]?.Item }] : []));
+          // Nothing refused: a conflict with another transaction at that instant, or throttling; the same again.
+          if (refused.length === 0) continue;
+          const holders = new Set<string>();
+          for (const { serverId, item } of refused) {
+            const found = item ?? (await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: lockKey(tenantId, serverId), ConsistentRead: true }))).Item;
+            // A lock released between the refusal and our read is taken on the next try.
+            if (!found) continue;
+            held.push(itemToLock(found));
+            holders.add(serverId);
           }
+          pending = pending.filter((id) => !holders.has(id));
         }
       }
-      throw new StoreUnavailableError(`the lock of server ${serverId} changed hands twice while it was taken`);
     });
     return held;
   }

@@ -187,6 +187,24 @@ export class SimControl {
     return this.record(id).rebuildsAccepted;
   }
 
+  /**
+   * Every rebuild the cloud ran or runs: when it began and when its task clears (the simulator's
+   * clock, ms) — what benchmarks compute their bounds and end-to-end times from.
+   */
+  rebuildRuns(): { serverId: string; startedAt: number; endsAt: number }[] {
+    const out: { serverId: string; startedAt: number; endsAt: number }[] = [];
+    for (const s of this.core.store.all(this.now())) {
+      for (const a of s.actions) {
+        if (a.action !== 'rebuild') continue;
+        const running = s.transition?.action === a ? s.transition.endsAt : null;
+        const finished = a.events.find((e) => e.event === 'compute_rebuild_instance')?.finishTime ?? null;
+        const endsAt = running ?? finished;
+        if (endsAt !== null) out.push({ serverId: s.id, startedAt: a.startTime, endsAt });
+      }
+    }
+    return out;
+  }
+
   rebuildCounts(): Record<string, number> {
     return Object.fromEntries(this.core.store.all(this.now()).map((s) => [s.id, s.rebuildsAccepted]));
   }

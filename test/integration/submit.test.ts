@@ -145,11 +145,14 @@ describe('the queue going away mid-submit', () => {
     const job = (await get(`/v2/tenant-a/rebuild-jobs/${jobId}`)).json.rebuildJob;
     expect(job.submission).toMatchObject({ state: 'INCOMPLETE', notQueued: 600 - queued });
     expect(job.submission.message).toContain(`${queued} of 600 servers were queued`);
-    expect(job.counts.QUEUED).toBe(queued);
-    expect(job.counts.FAILED).toBe(600 - queued);
+    // The unsent servers end FAILED within the submit's budget (10 s); on a machine loaded enough
+    // to run out of it, the rest are left QUEUED for the sweeper (see below), never lost.
+    expect(job.counts.QUEUED + job.counts.FAILED).toBe(600);
+    expect(job.counts.QUEUED).toBeGreaterThanOrEqual(queued);
     const records = await allServers(jobId);
-    expect(records.filter((s) => s.status === 'FAILED').every((s) => s.fault.name === 'notQueued')).toBe(true);
-    expect(records.filter((s) => s.status === 'FAILED')).toHaveLength(600 - queued);
+    const failed = records.filter((s) => s.status === 'FAILED');
+    expect(failed.every((s) => s.fault.name === 'notQueued')).toBe(true);
+    expect(failed).toHaveLength(job.counts.FAILED);
   });
 });
 
