@@ -4,9 +4,20 @@
  * `ComputeTransportError` with the one fact the worker needs: whether the request may have
  * reached the server. The only file that imports undici.
  */
-import { STATUS_CODES } from 'node:http';
-import { Agent, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent, Dispatcher } from 'undici';
+// The Agent and its `request`, by path: undici's index loads every part of it (fetch, WebSocket,
+// EventSource, the mock agents, the cache) — two thirds of a cold start's own code and 400 KB of
+// bundle the worker never uses. Both files are undici's own (undici/index.js assembles the same
+// two); test/lib/openstack/transport.test.ts covers every path through them.
+import AgentClass from 'undici/lib/dispatcher/agent.js';
+import requestOn from 'undici/lib/api/api-request.js';
 import { ComputeTransportError } from './compute.js';
+
+// node:http by require: an ES import of it builds its ES facade, which reads every export —
+// WebSocket and EventSource among them, which load Node's own copy of undici: 20 ms of a cold
+// start, for one table of status texts.
+const { STATUS_CODES } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 /** Tuning of the client; every field is optional and documented with its default. */
 export interface ComputeHttpOptions {
@@ -117,7 +128,7 @@ export function sharedAgent(options: ResolvedOptions): Agent {
   const key = `${options.connectTimeoutMs}/${options.keepAliveTimeoutMs}/${options.connections}`;
   let agent = AGENTS.get(key);
   if (agent === undefined) {
-    agent = new Agent({
+    agent = new AgentClass({
       connect: { timeout: options.connectTimeoutMs },
       keepAliveTimeout: options.keepAliveTimeoutMs,
       connections: options.connections,
@@ -159,7 +170,7 @@ export class HttpClient {
   async send(request: HttpRequest): Promise<HttpAnswer> {
     let response: Dispatcher.ResponseData;
     try {
-      response = await this.dispatcher.request({
+      response = await requestOn.call(this.dispatcher, {
         origin: request.url.origin,
         path: `${request.url.pathname}${request.url.search}`,
         method: request.method,
