@@ -18,7 +18,10 @@ import {
   OverLimitError,
   UnsupportedMediaTypeError,
 } from '../lib/errors.js';
-import { cancelJob, parseJobAction } from '../lib/jobs/cancel.js';
+import { parseJobAction, pauseJob, resumeJob, updateJob } from '../lib/jobs/actions.js';
+import { cancelJob } from '../lib/jobs/cancel.js';
+import { redriveJob } from '../lib/jobs/redrive.js';
+import { jobReport, reportFormat } from '../lib/jobs/report.js';
 import { type Caller, PROJECT_ID } from '../lib/jobs/grants.js';
 import { ServerLife } from '../lib/jobs/lifecycle.js';
 import { parseBulkRequest, parseSingleRequest } from '../lib/request/job-request.js';
@@ -197,10 +200,31 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
     }),
     route('/v2/{tenant_id}/rebuild-jobs/{job_id}/action', {
       POST: async (ctx) => {
-        parseJobAction(parseBody(ctx.event, config, mediaType(ctx.event, false)));
-        const job = await cancelJob(deps.store, life, ctx.caller, ctx.params.job_id as string, now);
-        deps.logger.info('job cancelled', { jobId: job.jobId });
+        const action = parseJobAction(parseBody(ctx.event, config, mediaType(ctx.event, false)));
+        const jobId = ctx.params.job_id as string;
+        const job =
+          action.kind === 'cancel'
+            ? await cancelJob(deps.store, life, ctx.caller, jobId, now)
+            : action.kind === 'pause'
+              ? await pauseJob(deps.store, ctx.caller, jobId, now())
+              : action.kind === 'resume'
+                ? await resumeJob(deps.store, ctx.caller, jobId)
+                : action.kind === 'update'
+                  ? await updateJob(deps.store, ctx.caller, jobId, action.maxInFlight)
+                  : await redriveJob({ store: deps.store, queue: deps.queue, life, now }, ctx.caller, jobId, action.request);
+        deps.logger.info('job action', { jobId: job.jobId, action: action.kind, by: ctx.caller.principal });
         return json(202, jobView(job, ctx.baseUrl, now()), { Location: jobLocation(ctx.baseUrl, job) });
+      },
+    }),
+    route('/v2/{tenant_id}/rebuild-jobs/{job_id}/report', {
+      GET: async (ctx) => {
+        const q = ctx.event.queryStringParameters ?? {};
+        const report = await jobReport(deps.store, ctx.caller, ctx.params.job_id as string, reportFormat(header(ctx.event, 'accept'), q.format), q.marker, ctx.baseUrl);
+        return {
+          statusCode: 200,
+          headers: { 'Content-Type': report.contentType, ...(report.next ? { Link: `<${report.next}>; rel="next"` } : {}) },
+          body: report.body,
+        };
       },
     }),
     route('/v2/{tenant_id}/rebuild-jobs/{job_id}/servers', {

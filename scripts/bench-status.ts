@@ -26,8 +26,9 @@ let bytes = 0;
 );
 
 const rows: { servers: number; medianMs: number; callsPerRead: number; bytesPerRead: number }[] = [];
-for (const n of SIZES) {
-  const servers = Array.from({ length: n }, (_, i) => ({ id: `00000000-0000-4000-9${String(n).padStart(3, '0').slice(-3)}-${String(i).padStart(12, '0')}` }));
+for (const [k, n] of SIZES.entries()) {
+  // Each job its own servers: a server is in one live job at a time.
+  const servers = Array.from({ length: n }, (_, i) => ({ id: `00000000-0000-4000-9${String(k).padStart(3, '0')}-${String(i).padStart(12, '0')}` }));
   const res = await fetch(`${stack.apiUrl}/v2/bench/rebuild-jobs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

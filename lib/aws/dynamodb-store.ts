@@ -161,12 +161,20 @@ function isOutage(err: unknown): boolean {
   return ['TimeoutError', 'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded'].includes(e.name ?? '');
 }
 
+/**
+ * Every attribute of a server record, and whether a transition writes it (true) or it never changes
+ * after submission (false). A Record over all keys, so a field added to ServerRecord does not
+ * compile until it is placed here — a field left out would be silently dropped by every write.
+ */
+const WRITTEN_BY_TRANSITIONS: Record<keyof ServerRecord, boolean> = {
+  jobId: false, serverId: false, tenantId: false, index: false, imageId: false, rebuild: false, createdAt: false, expiresAt: false,
+  status: true, seq: true, attempts: true, tries: true, updatedAt: true, lastHttpStatus: true, faultName: true, faultMessage: true,
+  computeRequestIds: true, claimedUntil: true, attemptRequestId: true, attemptStartedAt: true, projectChecked: true,
+  baselineUpdated: true, uncertain: true, everUncertain: true, nextCheckAt: true, novaState: true, acceptedAt: true, endedAt: true,
+  waitingForSlotSince: true, runs: true,
+};
 /** Attributes a transition writes in full (the rest of the record never changes after submission). */
-const MUTABLE: (keyof ServerRecord)[] = [
-  'status', 'seq', 'attempts', 'tries', 'updatedAt', 'lastHttpStatus', 'faultName', 'faultMessage', 'computeRequestIds',
-  'claimedUntil', 'attemptRequestId', 'attemptStartedAt', 'projectChecked', 'baselineUpdated', 'uncertain', 'everUncertain',
-  'nextCheckAt', 'novaState', 'acceptedAt', 'endedAt', 'waitingForSlotSince',
-];
+const MUTABLE = (Object.keys(WRITTEN_BY_TRANSITIONS) as (keyof ServerRecord)[]).filter((k) => WRITTEN_BY_TRANSITIONS[k]);
 
 /** The UpdateItem parts that set `to`'s mutable attributes and remove the ones it lacks. */
 function recordUpdate(to: ServerRecord): { expression: string; names: Record<string, string>; values: Record<string, AttributeValue> } {
@@ -302,7 +310,7 @@ export class DynamoJobStore implements JobStore {
     };
     const deltas = Object.entries(job.counts).filter(([, d]) => d !== 0) as [ServerState, number][];
     const [only] = serverUpdates;
-    if (serverUpdates.length === 1 && only && deltas.length === 0 && job.inFlight === 0 && !job.end && t.releaseLocks.length === 0) {
+    if (serverUpdates.length === 1 && only && deltas.length === 0 && job.inFlight === 0 && !job.end && !job.add && !job.reopen && t.releaseLocks.length === 0) {
       try {
         await this.client.send(new UpdateItemCommand(only));
       } catch (err) {
@@ -330,6 +338,22 @@ export class DynamoJobStore implements JobStore {
     if (job.maxInFlight !== undefined) {
       conditions.push('inFlight < :max');
       values[':max'] = { N: String(job.maxInFlight) };
+    }
+    if (job.add) {
+      adds.push('remaining :added');
+      values[':added'] = { N: String(job.add) };
+    }
+    if (job.reopen) {
+      conditions.push('finalStatus = :reopenFrom');
+      values[':reopenFrom'] = { S: job.reopen.from };
+      values[':deadline'] = { S: job.reopen.deadline };
+      values[':live'] = { S: LIVE };
+      values[':liveKey'] = { S: `${job.reopen.deadline}#${job.jobId}` };
+      values[':one'] = { N: '1' };
+      names['#stop'] = 'stop';
+      sets.push('deadline = :deadline', 'gsi2pk = :live', 'gsi2sk = :liveKey');
+      adds.push('redrives :one');
+      removes.push('finalStatus', 'completedAt', '#stop', 'paused');
     }
     if (job.end) {
       adds.push('remaining :ending');
@@ -400,6 +424,43 @@ export class DynamoJobStore implements JobStore {
           ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)',
           ExpressionAttributeNames: { '#stop': 'stop' },
           ExpressionAttributeValues: marshall({ ':stop': stop, ':u': stop.at }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async setPaused(jobId: string, paused: { at: string; by: string } | null): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: paused ? 'SET paused = :p, updatedAt = :u' : 'REMOVE paused SET updatedAt = :u',
+          ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(finalStatus) AND ${paused ? 'attribute_not_exists(paused)' : 'attribute_exists(paused)'}`,
+          ExpressionAttributeValues: marshall({ ...(paused ? { ':p': paused } : {}), ':u': paused?.at ?? new Date().toISOString() }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async setMaxInFlight(jobId: string, maxInFlight: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET #o.#m = :m, updatedAt = :u',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(finalStatus)',
+          ExpressionAttributeNames: { '#o': 'options', '#m': 'maxInFlight' },
+          ExpressionAttributeValues: { ':m': { N: String(maxInFlight) }, ':u': { S: new Date().toISOString() } },
         }),
       );
       return true;

@@ -3,7 +3,7 @@
  * accepted (or may have: an attempt whose outcome is unknown) are followed to their end. The job
  * ends when its last server does, CANCELLED when any was cancelled.
  */
-import { BadRequestError, ConflictError } from '../errors.js';
+import { ConflictError } from '../errors.js';
 import type { Caller } from './grants.js';
 import type { ServerLife } from './lifecycle.js';
 import type { JobRecord, ServerRecord } from './model.js';
@@ -18,21 +18,6 @@ import { loadJob } from './views.js';
 export const CANCEL_BUDGET_MS = 10_000;
 /** Servers read per page while cancelling. */
 const PAGE = 500;
-
-/** Reads `{"cancel": null}` as Nova reads an action body. */
-export function parseJobAction(body: unknown): 'cancel' {
-  if (body && typeof body === 'object' && !Array.isArray(body)) {
-    const keys = Object.keys(body);
-    if (keys.length === 1 && keys[0] === 'cancel') {
-      if ((body as { cancel: unknown }).cancel !== null) {
-        throw new BadRequestError('Invalid input for field/attribute cancel. The value must be null: {"cancel": null}');
-      }
-      return 'cancel';
-    }
-    if (keys.length === 1) throw new BadRequestError(`There is no such action: ${keys[0]}`);
-  }
-  throw new BadRequestError('Malformed request body: send {"cancel": null}');
-}
 
 /** Servers that have not been sent and cannot be in the cloud: cancelling them is safe. */
 export function isUnsent(s: ServerRecord): boolean {

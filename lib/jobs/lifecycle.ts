@@ -14,6 +14,7 @@ import { ConditionFailedError, JobMovedError, MoveLostError } from '../errors.js
 import {
   type Counts,
   type JobRecord,
+  type RunSummary,
   type ServerRecord,
   type ServerState,
   IN_FLIGHT_STATES,
@@ -106,6 +107,64 @@ export class ServerLife {
       current = out.job;
     }
     return { moved, skipped, job: current };
+  }
+
+  /**
+   * Runs ended servers again under their job (a redrive): each FAILED or CANCELLED record goes
+   * back to QUEUED with a fresh attempt budget, the run it ends kept in its history, its project
+   * checked again before its first rebuild (a fresh baseline for the verify window). The first
+   * write reopens the job if it has ended — conditional on the final status read — so the job is
+   * never seen reopened without servers to run. Returns the records as written and the job.
+   */
+  async redrive(job: JobRecord, records: ServerRecord[], deadline: string): Promise<{ moved: ServerRecord[]; job: JobRecord }> {
+    const now = this.deps.now();
+    const moved: ServerRecord[] = [];
+    let current = job;
+    for (let i = 0; i < records.length; i += MAX_MOVES_PER_WRITE) {
+      const moves = records.slice(i, i + MAX_MOVES_PER_WRITE).map((from) => {
+        if (from.status !== 'FAILED' && from.status !== 'CANCELLED') {
+          throw new ForbiddenMoveError(`server ${from.serverId}: only FAILED or CANCELLED servers are run again, not ${from.status}`);
+        }
+        const run: RunSummary = {
+          status: from.status,
+          attempts: from.attempts,
+          ...(from.lastHttpStatus !== undefined ? { lastHttpStatus: from.lastHttpStatus } : {}),
+          ...(from.faultName !== undefined ? { faultName: from.faultName } : {}),
+          ...(from.faultMessage !== undefined ? { faultMessage: from.faultMessage } : {}),
+          ...(from.acceptedAt !== undefined ? { acceptedAt: from.acceptedAt } : {}),
+          ...(from.endedAt !== undefined ? { endedAt: from.endedAt } : {}),
+          ...(from.computeRequestIds?.length ? { computeRequestIds: from.computeRequestIds } : {}),
+        };
+        const to: ServerRecord = {
+          ...from,
+          status: 'QUEUED',
+          seq: from.seq + 1,
+          attempts: 0,
+          tries: 0,
+          updatedAt: iso(now),
+          nextCheckAt: iso(now),
+          runs: [...(from.runs ?? []), run],
+        };
+        for (const k of ['lastHttpStatus', 'faultName', 'faultMessage', 'computeRequestIds', 'claimedUntil', 'attemptRequestId', 'attemptStartedAt', 'projectChecked', 'baselineUpdated', 'uncertain', 'novaState', 'acceptedAt', 'endedAt', 'waitingForSlotSince'] as const) delete to[k];
+        return { from, to };
+      });
+      const counts: Partial<Record<ServerState, number>> = { QUEUED: moves.length };
+      for (const { from } of moves) counts[from.status] = (counts[from.status] ?? 0) - 1;
+      const reopen = current.finalStatus ? { from: current.finalStatus, deadline } : undefined;
+      await this.deps.store.applyTransition({
+        moves,
+        releaseLocks: [],
+        job: { jobId: job.jobId, counts, inFlight: 0, add: moves.length, ...(reopen ? { reopen } : {}) },
+      });
+      const { finalStatus: _f, completedAt: _c, stop: _s, paused: _p, ...rest } = current;
+      current = {
+        ...(reopen ? { ...rest, deadline, redrives: (current.redrives ?? 0) + 1 } : current),
+        counts: countsAfter(current.counts, counts),
+        remaining: current.remaining + moves.length,
+      };
+      moved.push(...moves.map((m) => m.to));
+    }
+    return { moved, job: current };
   }
 
   /** One write of up to MAX_MOVES_PER_WRITE moves, made again while the job moves under it. */

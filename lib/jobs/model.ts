@@ -29,8 +29,8 @@ export const IN_FLIGHT_STATES: readonly ServerState[] = ['SUBMITTING', 'ACCEPTED
 /** A job's final status: written once, with `completedAt`, by the transition that ends its last server. */
 export type FinalJobStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'CANCELLED';
 
-/** The job's status as the API shows it. QUEUED and RUNNING follow from the counts. */
-export type JobStatus = 'QUEUED' | 'RUNNING' | FinalJobStatus;
+/** The job's status as the API shows it. QUEUED and RUNNING follow from the counts; PAUSED from `paused`. */
+export type JobStatus = 'QUEUED' | 'RUNNING' | 'PAUSED' | FinalJobStatus;
 
 export const FINAL_JOB_STATUSES: readonly FinalJobStatus[] = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED'];
 
@@ -84,6 +84,10 @@ export interface JobRecord {
   idempotencyKey?: string;
   /** Set when no more servers may be submitted: cancelled by a caller, or the failure threshold tripped. */
   stop?: JobStop;
+  /** Set while a caller holds the job: no server is sent; those the cloud has go on to their end. */
+  paused?: { at: string; by: string };
+  /** How many times the job was redriven (jobs/redrive.ts). */
+  redrives?: number;
   /** Set, with `completedAt`, in the write that ended the last server. */
   finalStatus?: FinalJobStatus;
   completedAt?: string;
@@ -199,11 +203,26 @@ export interface ServerRecord {
   endedAt?: string;
   /** Since when it waits for one of the job's in-flight slots (maxInFlight reached); QUEUED or RETRY_WAIT only. */
   waitingForSlotSince?: string;
+  /** Its earlier runs, oldest first, when the job was redriven (jobs/redrive.ts). */
+  runs?: RunSummary[];
+}
+
+/** How one run of a server ended, kept when the server is run again. */
+export interface RunSummary {
+  status: ServerState;
+  attempts: number;
+  lastHttpStatus?: number;
+  faultName?: string;
+  faultMessage?: string;
+  acceptedAt?: string;
+  endedAt?: string;
+  computeRequestIds?: string[];
 }
 
 /** The job's status, from its final status or, while it runs, its counts. */
-export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop' | 'finalStatus'>): JobStatus {
+export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop' | 'finalStatus' | 'paused'>): JobStatus {
   if (job.finalStatus) return job.finalStatus;
+  if (job.paused && !job.stop) return 'PAUSED';
   return job.counts.QUEUED === job.total && !job.stop ? 'QUEUED' : 'RUNNING';
 }
 

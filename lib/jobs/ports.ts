@@ -58,6 +58,14 @@ export interface StoredTransition {
      * the job's final status and completedAt are written in the same transaction.
      */
     end?: { servers: number; final?: { status: FinalJobStatus; completedAt: string; stopBy: JobStop['by'] | null } };
+    /** Servers run again (a redrive): `remaining` grows by this many. */
+    add?: number;
+    /**
+     * The redrive's first write on an ended job: conditional on the final status it was read
+     * with, it removes the final status, end time, stop and pause, sets the new deadline, counts
+     * the redrive and puts the job back on the index of live jobs.
+     */
+    reopen?: { from: FinalJobStatus; deadline: string };
   };
 }
 
@@ -87,6 +95,10 @@ export interface JobStore {
   applyTransition(t: StoredTransition): Promise<void>;
   /** Stops further submissions (cancel or failure threshold), once; false if already stopped or ended. */
   setStop(jobId: string, stop: JobStop): Promise<boolean>;
+  /** Holds the job (`paused`) or lets it go on (null); false when it has ended or was already so. */
+  setPaused(jobId: string, paused: { at: string; by: string } | null): Promise<boolean>;
+  /** Changes the job's maxInFlight; false when it has ended. */
+  setMaxInFlight(jobId: string, maxInFlight: number): Promise<boolean>;
   /** Takes each server's lock for the job where it is free; returns the locks other jobs hold. */
   lockServers(tenantId: string, jobId: string, serverIds: string[], takenAt: string, expiresAt: number): Promise<ServerLock[]>;
   /** Takes a lock over from a holder found stale; false when the lock changed meanwhile. */

@@ -1,8 +1,8 @@
 /**
- * Submitting a job, in an order that never leaves half a job behind: the server records first
- * (invisible without their job), then the servers' locks (a server in another live job of the
- * project refuses the submission), then the job with its idempotency claim in one write, then the
- * messages. A failure before the job is written leaves nothing anyone sees; a failure after it is
+ * Submitting a job, in an order that never leaves half a job behind: the server records
+ * (invisible without their job) and the servers' locks (a server in another live job of the
+ * project refuses the submission), side by side; then the job with its idempotency claim in one
+ * write; then the messages. A failure before the job is written leaves nothing anyone sees; a failure after it is
  * written down on the job, and its servers end.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -140,11 +140,16 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     expiresAt,
     seq: 0,
   }));
-  await deps.life.create(records);
-
+  // Records and locks side by side: neither means anything before the job exists (a lock of a job
+  // not yet written counts as live only within the submit window, jobs/locks.ts).
   const serverIds = records.map((r) => r.serverId);
-  const conflicts = await lockServers(deps.store, caller.tenantId, jobId, serverIds, now, expiresAt);
-  if (conflicts.length > 0) throw heldElsewhere(conflicts);
+  const [created, locked] = await Promise.allSettled([deps.life.create(records), lockServers(deps.store, caller.tenantId, jobId, serverIds, now, expiresAt)]);
+  if (created.status === 'rejected') {
+    if (locked.status === 'fulfilled' && locked.value.length === 0) await releaseServers(deps.store, caller.tenantId, jobId, serverIds);
+    throw created.reason;
+  }
+  if (locked.status === 'rejected') throw locked.reason;
+  if (locked.value.length > 0) throw heldElsewhere(locked.value);
 
   const counts = zeroCounts();
   counts.QUEUED = total;
@@ -214,10 +219,10 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
  * send was reported failed but went through has been claimed by a worker already: its move is
  * refused by the state machine and it goes on.
  */
-async function recordNotQueued(deps: SubmitDeps, job: JobRecord, records: ServerRecord[], cause: QueueUnavailableError): Promise<never> {
+export async function recordNotQueued(deps: Pick<SubmitDeps, 'store' | 'life'>, job: JobRecord, records: ServerRecord[], cause: QueueUnavailableError): Promise<never> {
   const unsent = records.filter((r) => !cause.sentServerIds.has(r.serverId));
-  const sent = job.total - unsent.length;
-  const message = `the queue failed after retries: ${sent} of ${job.total} servers were queued; the other ${unsent.length} were not and end FAILED (notQueued). Submit them again as a new job.`;
+  const sent = records.length - unsent.length;
+  const message = `the queue failed after retries: ${sent} of ${records.length} servers were queued; the other ${unsent.length} were not and end FAILED (notQueued). Run them again once the job has ended (a redrive).`;
   try {
     let current = job;
     const until = Date.now() + NOT_QUEUED_BUDGET_MS;

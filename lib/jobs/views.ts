@@ -59,12 +59,15 @@ export function jobView(job: JobRecord, baseUrl: string, now: Date): { rebuildJo
       deadline: job.deadline,
       ...(job.completedAt ? { completedAt: job.completedAt } : {}),
       ...(job.stop ? { stop: job.stop } : {}),
+      ...(job.paused ? { paused: job.paused } : {}),
+      ...(job.redrives ? { redrives: job.redrives } : {}),
       options: job.options,
       rebuild: job.rebuild,
       submission: submissionView(job, now),
       links: [
         { rel: 'self', href: self },
         { rel: 'servers', href: `${self}/servers` },
+        { rel: 'report', href: `${self}/report` },
       ] satisfies Link[],
     },
   };
@@ -88,6 +91,7 @@ export function serverView(s: ServerRecord): Record<string, unknown> {
     ...(s.acceptedAt ? { acceptedAt: s.acceptedAt } : {}),
     ...(s.endedAt ? { endedAt: s.endedAt } : {}),
     rebuild: s.rebuild,
+    ...(s.runs?.length ? { runs: s.runs } : {}),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };

@@ -77,6 +77,9 @@ export const MAX_DELAY_SECONDS = 900;
 const SLOT_ARRIVAL_FACTOR = 3;
 /** The longest a waiting server goes without looking for a slot. */
 const MAX_SLOT_WAIT_SECONDS = 300;
+/** How often a paused job's servers look again: see waitWhilePaused. */
+const PAUSE_LOOK_MIN_SECONDS = 5;
+const PAUSE_LOOK_MAX_SECONDS = 300;
 
 /** The logging the worker needs: Powertools' Logger fits it. */
 export interface WorkerLogger {
@@ -110,6 +113,7 @@ export type StepResult =
   | 'verify-scheduled'
   | 'waiting-for-slot'
   | 'waiting-for-preflight'
+  | 'paused'
   | 'accepted'
   | 'following'
   | 'SUCCEEDED'
@@ -221,7 +225,8 @@ export class Step {
       const waited = this.now.getTime() - Date.parse(this.job.createdAt);
       return waited < this.deps.settings.watch.preflightWaitSeconds * 1000 ? 'wait' : null;
     }
-    if (state !== 'done') return null;
+    // A server run again (a redrive) takes a fresh look: the preflight's baseline is its first run's.
+    if (state !== 'done' || rec.runs?.length) return null;
     const entries = await this.deps.store.getPreflight(rec.jobId, preflightChunk(rec.index));
     return entries?.[rec.serverId] ?? null;
   }
@@ -260,6 +265,7 @@ export class Step {
     if (rec.attempts >= this.msg.maxAttempts) {
       return this.end(rec, 'FAILED', { name: 'attemptsExhausted', message: `Gave up after ${rec.attempts} attempts. Last answer: ${rec.faultMessage ?? 'none'}` });
     }
+    if (this.job.paused) return this.waitWhilePaused(rec);
     let checked: Change = { status: rec.status };
     if (!rec.projectChecked) {
       const found = await this.fromPreflight(rec);
@@ -373,6 +379,20 @@ export class Step {
     await this.move(rec, { ...checked, status: rec.status, waitingForSlotSince: rec.waitingForSlotSince ?? iso(this.now), nextCheckAt: this.at(wait) });
     this.metric('WaitedForSlot');
     return 'waiting-for-slot';
+  }
+
+  /**
+   * The job is held: nothing is sent. The server looks again after a quarter of the time the job
+   * has been paused (5 s to 5 min, ±50 %), so it goes on within seconds of a short pause's end and
+   * within minutes of a long one's, for a handful of queue messages an hour.
+   */
+  private async waitWhilePaused(rec: ServerRecord): Promise<StepResult> {
+    const pausedFor = (this.now.getTime() - Date.parse(this.job.paused?.at ?? iso(this.now))) / 1000;
+    const base = Math.min(PAUSE_LOOK_MAX_SECONDS, Math.max(PAUSE_LOOK_MIN_SECONDS, pausedFor / 4));
+    const wait = Math.max(1, Math.round(base * (0.5 + (this.deps.random ?? Math.random)())));
+    await this.schedule(rec.seq + 1, 'attempt', wait);
+    await this.move(rec, { status: rec.status, nextCheckAt: this.at(wait) });
+    return 'paused';
   }
 
   private decideError(err: unknown): Decision {

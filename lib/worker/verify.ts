@@ -60,7 +60,9 @@ export async function askCloud(
   try {
     const actions = await compute.listInstanceActions(target, rec.serverId);
     if (actions.ok) {
-      const rebuilds = actions.body.instanceActions.filter((a) => a.action === 'rebuild');
+      // A rebuild of an earlier run of this server (a redrive: jobs/redrive.ts) is never this run's.
+      const earlier = new Set((rec.runs ?? []).flatMap((r) => r.computeRequestIds ?? []));
+      const rebuilds = actions.body.instanceActions.filter((a) => a.action === 'rebuild' && !earlier.has(a.request_id));
       const byId = rebuilds.find((a) => uncertainty.novaRequestIds.includes(a.request_id));
       if (byId) return { kind: 'ours', novaRequestId: byId.request_id };
       const inWindow = rebuilds.find((a) => novaTime(a.start_time) >= windowStart);

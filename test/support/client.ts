@@ -16,6 +16,9 @@ export type JobView = {
   stop?: { by: string; reason: string };
   completedAt?: string;
   createdBy?: string;
+  paused?: { at: string; by: string };
+  options: { maxInFlight: number };
+  redrives?: number;
   submission: { state: string };
 };
 export type ServerView = {
@@ -27,6 +30,7 @@ export type ServerView = {
   novaState?: string;
   computeRequestIds: string[];
   uncertainSince?: string;
+  runs?: { status: string; faultName?: string; attempts: number }[];
 };
 
 const ENDED = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED'];
@@ -64,6 +68,17 @@ export class StackClient {
     const res = await this.post('/rebuild-jobs', { rebuildJob: { rebuild, servers, options } });
     expect(res.status, JSON.stringify(res.json)).toBe(202);
     return res.json.rebuildJob.id as string;
+  }
+
+  /** GETs `path` and keeps the body as text (reports are JSON lines or CSV). */
+  async raw(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string }> {
+    const res = await fetch(path.startsWith('http') ? path : this.url(path), { headers: this.headers(headers) });
+    return { status: res.status, headers: res.headers, text: await res.text() };
+  }
+
+  /** POSTs a job action; the status and the parsed answer. */
+  async action(id: string, body: unknown): Promise<{ status: number; json: Record<string, any> }> {
+    return this.post(`/rebuild-jobs/${id}/action`, body);
   }
 
   async job(id: string): Promise<JobView> {

@@ -56,10 +56,11 @@ export class MemoryJobStore implements JobStore {
       const cur = this.servers.get(`${from.jobId}/${from.serverId}`);
       if (!cur || cur.seq !== from.seq || cur.status !== from.status) throw new MoveLostError(`server ${from.serverId} moved`, index);
     });
-    const touchesJob = Object.values(t.job.counts).some((d) => d !== 0) || t.job.inFlight !== 0 || t.job.end !== undefined || t.moves.length > 1;
+    const touchesJob = Object.values(t.job.counts).some((d) => d !== 0) || t.job.inFlight !== 0 || t.job.end !== undefined || t.job.add !== undefined || t.job.reopen !== undefined || t.moves.length > 1;
     const job = this.jobs.get(t.job.jobId);
     if (touchesJob) {
       if (!job) throw new JobMovedError('no job');
+      if (t.job.reopen && job.finalStatus !== t.job.reopen.from) throw new JobMovedError('not ended as read');
       if (t.job.maxInFlight !== undefined && !(job.inFlight < t.job.maxInFlight)) throw new SlotsFullError('full');
       const end = t.job.end;
       if (end) {
@@ -72,6 +73,15 @@ export class MemoryJobStore implements JobStore {
     if (touchesJob && job) {
       for (const [state, d] of Object.entries(t.job.counts) as [ServerState, number][]) job.counts[state] += d;
       job.inFlight += t.job.inFlight;
+      if (t.job.add) job.remaining += t.job.add;
+      if (t.job.reopen) {
+        delete job.finalStatus;
+        delete job.completedAt;
+        delete job.stop;
+        delete job.paused;
+        job.deadline = t.job.reopen.deadline;
+        job.redrives = (job.redrives ?? 0) + 1;
+      }
       if (t.job.end) job.remaining -= t.job.end.servers;
       if (t.job.end?.final) {
         job.finalStatus = t.job.end.final.status;
@@ -85,6 +95,19 @@ export class MemoryJobStore implements JobStore {
     const job = this.jobs.get(jobId);
     if (!job || job.stop || job.finalStatus) return false;
     job.stop = clone(stop);
+    return true;
+  }
+  async setPaused(jobId: string, paused: { at: string; by: string } | null): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    if (!job || job.finalStatus || Boolean(job.paused) === Boolean(paused)) return false;
+    if (paused) job.paused = clone(paused);
+    else delete job.paused;
+    return true;
+  }
+  async setMaxInFlight(jobId: string, maxInFlight: number): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    if (!job || job.finalStatus) return false;
+    job.options = { ...job.options, maxInFlight };
     return true;
   }
   async listServers(jobId: string, query: { limit: number; marker?: string; status?: ServerState }): Promise<Page<ServerRecord>> {

@@ -11,6 +11,7 @@ import type { JobRecord, ServerRecord } from '../../lib/jobs/model.js';
 import type { JobOptions } from '../../lib/request/job-request.js';
 import type { JobStore, RebuildQueue } from '../../lib/jobs/ports.js';
 import { submitJob } from '../../lib/jobs/submit.js';
+import { redriveJob } from '../../lib/jobs/redrive.js';
 import type { RebuildRequest } from '../../lib/request/rebuild-schema.js';
 import { DEFAULT_WORKER_SETTINGS, type StepResult, type WorkerDeps, type WorkerSettings, handleRebuildMessage } from '../../lib/worker/step.js';
 import { DEFAULT_SWEEP, type SweepReport, sweep } from '../../lib/worker/sweeper.js';
@@ -121,6 +122,11 @@ export class World {
     );
     this.jobId = job.jobId;
     return job;
+  }
+
+  /** Runs the ended job's servers of these statuses again, through the real redrive path (secrets given again). */
+  async redrive(statuses: ('FAILED' | 'CANCELLED')[], secrets: Partial<RebuildRequest> = { adminPass: 'seekr3t' }): Promise<JobRecord> {
+    return redriveJob({ store: this.memory, queue: this.queue, life: this.life(), now: this.clock }, this.caller, this.jobId, { statuses, secrets });
   }
 
   /** Delivers one message as the event source does: deleted when handled, left (then dead-lettered) when the step throws. */

@@ -1,0 +1,160 @@
+/**
+ * What an operator does to a job once it is submitted, against the whole local stack and the
+ * Compute API simulator: hold it and let it go on, change how many servers are in flight, read its
+ * report as JSON lines or CSV, and run its failed servers again under the same job (a redrive).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ComputeSimulator } from '../../local/sim/index.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { IMAGE, StackClient } from '../support/client.js';
+
+const FAST = {
+  WATCH_FIRST_LOOK_SECONDS: '1',
+  WATCH_MAX_PACE_SECONDS: '1',
+  BACKOFF_BASE_SECONDS: '1',
+  BACKOFF_CAP_SECONDS: '2',
+};
+
+let stack: LocalStack;
+let sim: ComputeSimulator;
+const client = new StackClient(() => stack, () => sim.tenantId);
+let next = 0;
+/** Servers no other test of this file uses. */
+const newServers = (n: number) => sim.serverIds.slice(next, (next += n));
+
+beforeAll(async () => {
+  stack = await startLocalStack({ env: FAST, worker: { poller: { batchingWindowSeconds: 0 }, sweepEverySeconds: 0, simulator: { serverCount: 60 } } });
+  sim = stack.sim as ComputeSimulator;
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('pause, resume, update', () => {
+  it('holds a paused job: nothing more is sent; resumed, every server ends SUCCEEDED', async () => {
+    const ids = newServers(12);
+    const id = await client.submit(ids.map((s) => ({ id: s })), { maxInFlight: 2 });
+    const paused = await client.action(id, { pause: null });
+    expect(paused.status).toBe(202);
+    expect(paused.json.rebuildJob).toMatchObject({ status: 'PAUSED', paused: { by: expect.stringContaining('local') } });
+    // Whatever was in flight when the pause landed ends; then nothing more is sent.
+    await client.until(id, (list) => list.every((s) => ['QUEUED', 'RETRY_WAIT', 'SUCCEEDED'].includes(s.status)));
+    const sent = ids.filter((s) => sim.rebuildCount(s) > 0).length;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(ids.filter((s) => sim.rebuildCount(s) > 0).length).toBe(sent);
+    expect(sent).toBeLessThan(12);
+    expect((await client.action(id, { pause: null })).status).toBe(409);
+
+    const resumed = await client.action(id, { resume: null });
+    expect(resumed.status).toBe(202);
+    expect(resumed.json.rebuildJob.status).not.toBe('PAUSED');
+    const ended = await client.untilEnded(id);
+    expect(ended.status).toBe('SUCCEEDED');
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual(ids.map(() => 1));
+    expect((await client.action(id, { resume: null })).status).toBe(409);
+  });
+
+  it("changes maxInFlight of a running job, and refuses values outside 1–1000 with the field's name", async () => {
+    const ids = newServers(4);
+    const id = await client.submit(ids.map((s) => ({ id: s })), { maxInFlight: 1 });
+    const bad = await client.action(id, { update: { maxInFlight: 0 } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.badRequest.message).toContain('update/maxInFlight');
+    const updated = await client.action(id, { update: { maxInFlight: 4 } });
+    expect(updated.status).toBe(202);
+    expect(updated.json.rebuildJob.options.maxInFlight).toBe(4);
+    expect((await client.untilEnded(id)).status).toBe('SUCCEEDED');
+    expect((await client.action(id, { update: { maxInFlight: 2 } })).status).toBe(409);
+  });
+
+  it('names the actions when the body is not one', async () => {
+    const [one] = newServers(1);
+    const id = await client.submit([{ id: one as string }]);
+    const res = await client.action(id, { frobnicate: null });
+    expect(res.status).toBe(400);
+    expect(res.json.badRequest.message).toBe('There is no such action: frobnicate');
+    await client.untilEnded(id);
+  });
+});
+
+describe('report', () => {
+  it('lists every server as JSON lines, or as CSV with the cloud text quoted and formulas defused', async () => {
+    const ids = newServers(3);
+    sim.failNextRebuild(ids[1] as string, '=HYPERLINK("x"), "quoted", and a comma');
+    const id = await client.submit(ids.map((s) => ({ id: s })));
+    await client.untilEnded(id);
+    const jsonl = await client.raw(`/rebuild-jobs/${id}/report`);
+    expect(jsonl.status).toBe(200);
+    expect(jsonl.headers.get('content-type')).toContain('application/x-ndjson');
+    const rows = jsonl.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
+    const failed = rows.find((r) => r.id === ids[1]);
+    expect(failed).toMatchObject({ status: 'FAILED', faultName: 'serverError', attempts: 1 });
+    expect(rows.find((r) => r.id === ids[0])).toMatchObject({ status: 'SUCCEEDED', lastHttpStatus: 202, computeRequestIds: [expect.stringMatching(/^req-/)] });
+
+    const csv = await client.raw(`/rebuild-jobs/${id}/report`, { accept: 'text/csv' });
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    const lines = csv.text.trim().split('\r\n');
+    expect(lines[0]).toBe('id,index,status,attempts,lastHttpStatus,faultName,faultMessage,novaState,createdAt,acceptedAt,endedAt,computeRequestIds,runs');
+    expect(lines).toHaveLength(4);
+    const line = lines.find((l) => l.startsWith(ids[1] as string)) as string;
+    // The fault's quotes doubled inside one quoted cell; the cell does not start with "=".
+    expect(line).toContain('""quoted""');
+    expect(line).not.toMatch(/,=|,"=/);
+    expect((await client.raw(`/rebuild-jobs/${id}/report?format=xml`)).status).toBe(400);
+  });
+});
+
+describe('redrive', () => {
+  it("runs an ended job's failed servers again under the same job; each keeps its earlier run", async () => {
+    const ids = newServers(4);
+    sim.failNextRebuild(ids[2] as string, 'No valid host was found.');
+    const id = await client.submit(ids.map((s) => ({ id: s })));
+    const first = await client.untilEnded(id);
+    expect(first).toMatchObject({ status: 'PARTIAL', counts: expect.objectContaining({ SUCCEEDED: 3, FAILED: 1 }) });
+
+    // The job had an adminPass, which is never stored: the redrive must give it again.
+    const without = await client.action(id, { redrive: { status: ['FAILED'] } });
+    expect(without.status).toBe(400);
+    expect(without.json.badRequest.message).toContain('redrive/rebuild/adminPass');
+    const notSecret = await client.action(id, { redrive: { status: ['FAILED'], rebuild: { imageRef: IMAGE } } });
+    expect(notSecret.status).toBe(400);
+    expect((await client.action(id, { redrive: { status: ['SUCCEEDED'] } })).status).toBe(400);
+
+    const res = await client.action(id, { redrive: { status: ['FAILED', 'CANCELLED'], rebuild: { adminPass: 'seekr3t-2' } } });
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    expect(res.json.rebuildJob).toMatchObject({ redrives: 1 });
+    expect(res.json.rebuildJob.completedAt).toBeUndefined();
+    expect(['QUEUED', 'RUNNING']).toContain(res.json.rebuildJob.status);
+    const again = await client.untilEnded(id);
+    expect(again.status).toBe('SUCCEEDED');
+    expect(again.counts).toMatchObject({ SUCCEEDED: 4, FAILED: 0 });
+    await client.expectCountersExact(id);
+    // Rebuilt once per run it took part in: the redriven server twice, the rest once.
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 1, 2, 1]);
+    const list = await client.servers(id);
+    expect(list.find((s) => s.id === ids[2])?.runs).toEqual([expect.objectContaining({ status: 'FAILED', faultName: 'serverError', attempts: 1 })]);
+    expect(list.find((s) => s.id === ids[0])?.runs).toBeUndefined();
+    // Nothing to run again now.
+    expect((await client.action(id, { redrive: { status: ['FAILED'], rebuild: { adminPass: 'x' } } })).status).toBe(409);
+  });
+
+  it('refuses a job that has not ended, and servers another live job holds', async () => {
+    const ids = newServers(2);
+    sim.setServerState(ids[0] as string, { taskState: 'rebooting' });
+    const id = await client.submit(ids.map((s) => ({ id: s })), {}, { imageRef: IMAGE });
+    expect((await client.action(id, { redrive: { status: ['FAILED'] } })).status).toBe(409);
+    await client.cancel(id);
+    sim.setServerState(ids[0] as string, { taskState: null });
+    const ended = await client.untilEnded(id);
+    expect(ended.counts.CANCELLED).toBeGreaterThan(0);
+    // The cancelled server is now in another live job: the redrive is refused, naming it.
+    sim.setServerState(ids[0] as string, { taskState: 'rebooting' });
+    const other = await client.submit([{ id: ids[0] as string }], {}, { imageRef: IMAGE });
+    const res = await client.action(id, { redrive: { status: ['CANCELLED'] } });
+    expect(res.status).toBe(409);
+    expect(res.json.conflictingRequest.message).toContain(other);
+    sim.setServerState(ids[0] as string, { taskState: null });
+    await client.untilEnded(other);
+  });
+});
