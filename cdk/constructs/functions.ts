@@ -166,7 +166,7 @@ export class SweeperFunction extends ServiceFunction {
   constructor(scope: Construct, id: string, props: SweeperFunctionProps) {
     super(scope, id, {
       entry: ENTRIES.sweeper,
-      description: 'Bulk rebuild sweeper: ends servers past their job\'s deadline or whose messages were lost',
+      description: 'Bulk rebuild sweeper: ends servers past their job\'s deadline or whose messages were lost; restarts lost watchers',
       serviceName: SWEEPER_SERVICE_NAME,
       memorySize: 512,
       timeout: SWEEPER_TIMEOUT,
@@ -175,8 +175,9 @@ export class SweeperFunction extends ServiceFunction {
       ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
     });
     this.bindTable(props.table);
-    // Named, not granted: the sweeper does its work in place and sends nothing.
-    this.bindQueue(props.queue, {});
+    // It sends one kind of message: a job's watcher, started again when its messages were lost
+    // (lib/worker/sweeper.ts); everything else it does in place.
+    this.bindQueue(props.queue, { send: true });
     this.bindOpenStackSecret(props.secret);
     new Rule(this, 'Schedule', { schedule: Schedule.rate(SWEEP_RATE), targets: [new LambdaFunction(this.fn, { retryAttempts: 0 })] });
   }

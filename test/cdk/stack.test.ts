@@ -413,7 +413,7 @@ describe('safety wiring', () => {
     expect(Number(fn('WorkerFunction').Environment.Variables.MAX_RECEIVE_COUNT)).toBe(mainProps.RedrivePolicy.maxReceiveCount);
   });
 
-  it('runs the sweeper every five minutes, one instance at a time, with the table and the secret but no queue to send to', () => {
+  it('runs the sweeper every five minutes, one instance at a time, with the table, the secret, and the queue to send to (a lost watcher) but not to consume', () => {
     const sweeper = fn('SweeperFunction');
     expect(sweeper.ReservedConcurrentExecutions).toBe(1);
     expect(sweeper.Timeout).toBe(300);
@@ -424,7 +424,8 @@ describe('safety wiring', () => {
     const policies = JSON.stringify(Object.entries(resourcesOf(s.template, 'AWS::IAM::Policy')).filter(([id]) => id.startsWith('Sweeper')));
     expect(policies).toContain('dynamodb:TransactWriteItems'.replace('TransactWriteItems', 'UpdateItem'));
     expect(policies).toContain('secretsmanager:GetSecretValue');
-    expect(policies).not.toContain('sqs:SendMessage');
+    expect(policies).toContain('sqs:SendMessage');
+    expect(policies).not.toContain('sqs:ReceiveMessage');
   });
 
   it("gives the API function the grants, closed by default, and takes them from context", () => {
