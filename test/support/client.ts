@@ -31,6 +31,7 @@ export type ServerView = {
   computeRequestIds: string[];
   uncertainSince?: string;
   runs?: { status: string; faultName?: string; attempts: number }[];
+  updatedAt: string;
 };
 
 const ENDED = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED'];
