@@ -3,9 +3,11 @@
  * overridden per test. Bundling is skipped unless asked for: template assertions do not need the
  * code, and bundling.test.ts proves the bundling itself.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { afterAll } from 'vitest';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PROJECT_ROOT } from '../../cdk/bundling.js';
 import { settingsFromContext } from '../../cdk/config.js';
@@ -16,6 +18,21 @@ export function cdkJsonContext(): Record<string, unknown> {
   const cdkJson = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
   return cdkJson.context;
 }
+
+/**
+ * Where apps without an outdir of their own write their assembly: one directory per test file,
+ * removed after it (CDK's default is a fresh temporary directory per App, never removed: hundreds
+ * of them a day in a busy /tmp).
+ */
+let scratch: string | undefined;
+function scratchOutdir(): string {
+  scratch ??= mkdtempSync(join(tmpdir(), 'vitest-cdk-'));
+  return scratch;
+}
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
+});
 
 export interface Synthesized {
   app: App;
@@ -40,7 +57,7 @@ export function synth(
   const app = new App({
     context,
     builtinCloudFormationValidation: options.cfnValidation ?? false,
-    ...(options.outdir ? { outdir: options.outdir } : {}),
+    outdir: options.outdir ?? scratchOutdir(),
   });
   const stack = new BulkRebuildStack(app, 'OpenStackBulkRebuild', { settings: settingsFromContext(app.node.getAllContext()) });
   return { app, stack, template: Template.fromStack(stack) };
