@@ -199,6 +199,7 @@ export interface ServerRecord {
   nextCheckAt?: string;
   /** Nova's view at the last look: status/task_state. */
   novaState?: string;
+  /** Our clock, read after the cloud's 202 (or after a rebuild of ours was found running): a list taken before it says nothing of this rebuild. */
   acceptedAt?: string;
   endedAt?: string;
   /** Since when it waits for one of the job's in-flight slots (maxInFlight reached); QUEUED or RETRY_WAIT only. */

@@ -424,7 +424,10 @@ export class Step {
       lastHttpStatus: 202,
       faultName: undefined,
       faultMessage: undefined,
-      acceptedAt: iso(this.now),
+      // The clock read now, after the 202, not the step's start: the watcher trusts a list for this
+      // server only if it was taken after acceptedAt, and a list taken between the step's start and
+      // the 202 (seconds, on a loaded worker) shows the server before its rebuild began.
+      acceptedAt: iso((this.deps.now ?? (() => new Date()))()),
       nextCheckAt: this.at(first),
       ...(ids ? { computeRequestIds: ids } : {}),
     });

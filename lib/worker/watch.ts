@@ -100,6 +100,12 @@ const DURATION_SAMPLES = 32;
 const MAX_WATCH_PAGES = 10;
 /** The preflight never costs more than one list page per this many servers of the job. */
 const PREFLIGHT_SERVERS_PER_PAGE = 10;
+/**
+ * A list is used for a server only if it was started this long after the server's 202 was recorded:
+ * the two times come from different workers' clocks (NTP-synced hosts agree within milliseconds), and
+ * a server skipped is seen in the next look, seconds later.
+ */
+const ACCEPTED_CLOCK_MARGIN_MS = 1000;
 /** Rounds of re-reading servers someone else moved while the watcher ended them. */
 const END_ROUNDS = 3;
 
@@ -310,7 +316,7 @@ async function endSettled(deps: WatchDeps, job: JobRecord, servers: ServerView[]
     for (const rec of records) {
       if (rec.status !== 'ACCEPTED' && rec.status !== 'REBUILDING') continue;
       // A view the list took before this server's 202 was recorded may show it before the rebuild began.
-      if (!rec.acceptedAt || Date.parse(rec.acceptedAt) >= listedAt) continue;
+      if (!rec.acceptedAt || Date.parse(rec.acceptedAt) + ACCEPTED_CLOCK_MARGIN_MS >= listedAt) continue;
       const end = serverOutcome(settled.get(rec.serverId) as ServerView, rec.imageId, textFor(job, rec, secrets));
       if (!end) continue;
       items.push({

@@ -211,4 +211,44 @@ describe('the watcher', () => {
     const job = await w.runToEnd();
     expect(job.finalStatus).toBe('SUCCEEDED');
   });
+
+  it("never ends a server from a list taken while its rebuild call was on its way (a slow step's 202 comes after the list)", async () => {
+    const w = new World({ servers: 2, rebuildMs: 30_000 });
+    w.cloud.reboot(w.ids[1]!, 500);
+    w.now += 1000;
+    await w.submit();
+    await w.deliver(w.queue.visible()[0]!);
+    const second = w.queue.messages.find((m) => !isWatchMessage(m.msg) && m.msg.serverId === w.ids[1])!;
+    // The second server's step starts now; its rebuild call hangs until the watcher has listed.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const rebuild = w.cloud.rebuild.bind(w.cloud);
+    const slow = new Proxy(w.cloud, {
+      get: (obj, key) => (key === 'rebuild' ? async (...args: Parameters<typeof rebuild>) => (await gate, rebuild(...args)) : Reflect.get(obj, key)),
+    });
+    const step = w.deliver(second, { ...w.deps(), compute: slow });
+    await new Promise((r) => setTimeout(r, 10));
+    // Seconds later the watcher lists: the second server is still ACTIVE on its old image, no task.
+    w.now += S.firstLookSeconds * 1000 + 1000;
+    const list = w.cloud.listServers.bind(w.cloud);
+    w.compute = new Proxy(w.cloud, {
+      get: (obj, key) =>
+        key === 'listServers'
+          ? async (...args: Parameters<typeof list>) => {
+              const answer = await list(...args);
+              // Only now does the rebuild reach the cloud and its 202 get recorded.
+              release();
+              expect(await step).toBe('accepted');
+              return answer;
+            }
+          : Reflect.get(obj, key),
+    });
+    const watcher = w.queue.visible().find((m) => isWatchMessage(m.msg))!;
+    await w.deliver(watcher);
+    // The view from before the rebuild began did not end it as wrongImage.
+    expect((await w.record(w.ids[1]!)).status).toBe('ACCEPTED');
+    w.compute = w.cloud;
+    const job = await w.runToEnd();
+    expect(job.finalStatus).toBe('SUCCEEDED');
+  });
 });
