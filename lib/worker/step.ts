@@ -30,6 +30,10 @@ import { type Decision, type RetrySettings, backoffSeconds, decideRebuild, rebui
 import { type CloudAnswer, askCloud } from './verify.js';
 
 /** The worker's timing settings, in seconds; each default is explained where it is set. */
+
+/** The end a server's view shows, when its task is over. */
+type ServerEndView = { status: 'SUCCEEDED' | 'FAILED'; novaState: string; fault?: { name: string; message: string; status?: number } };
+
 export interface WorkerSettings {
   retry: RetrySettings;
   /** How accepted rebuilds are watched (watch.ts). */
@@ -413,11 +417,11 @@ export class Step {
    * Records a 202 (or a rebuild of ours found in the cloud), parks the server's message as its safety
    * net, and makes sure the job's watcher is looking.
    */
-  private async accepted(rec: ServerRecord, computeRequestId: string | undefined): Promise<StepResult> {
+  private async accepted(rec: ServerRecord, computeRequestId: string | undefined, settled?: ServerEndView): Promise<StepResult> {
     const first = this.deps.settings.watch.safetyNetSeconds;
-    await this.schedule(rec.seq + 1, 'follow', first);
+    if (!settled) await this.schedule(rec.seq + 1, 'follow', first);
     const ids = computeRequestId && !(rec.computeRequestIds ?? []).includes(computeRequestId) ? [...(rec.computeRequestIds ?? []), computeRequestId] : rec.computeRequestIds;
-    await this.move(rec, {
+    const moved = await this.move(rec, {
       status: 'ACCEPTED',
       claimedUntil: undefined,
       uncertain: undefined,
@@ -433,11 +437,28 @@ export class Step {
     });
     this.metric('Accepted');
     this.log('rebuild accepted', rec, { computeRequestId });
+    if (settled) return this.end(moved, settled.status, settled.fault, { status: settled.status, novaState: settled.novaState });
     // The job read after the move: a watcher that went idle before it is seen idle, and one that
     // goes idle after it cannot (its idle write is conditional on nothing in flight).
     const job = await this.deps.store.getJob(rec.jobId);
     if (job) await armWatch(this.deps, job, this.watchSecrets(rec));
     return 'accepted';
+  }
+
+  /**
+   * A rebuild of ours found in the cloud after an attempt whose outcome was unknown may have ended
+   * long ago (the attempt's worker died, and its message came back minutes later): the watcher's
+   * lists start from its cursor and may never show that server again. So it is looked at once, now:
+   * its end, if its task is over. A look that fails leaves it to the watcher and the safety net.
+   */
+  private async endedAlready(rec: ServerRecord): Promise<ServerEndView | undefined> {
+    try {
+      const view = await this.deps.compute.getServer(this.target, rec.serverId);
+      return view.ok ? this.serverEnd(view.body.server, rec) : undefined;
+    } catch (err) {
+      if (err instanceof ComputeTransportError || err instanceof ComputeAuthError) return undefined;
+      throw err;
+    }
   }
 
   /** The secrets a watcher started from this message may carry: the job's shared ones, which are this server's when it has none of its own. */
@@ -467,7 +488,7 @@ export class Step {
       answer = { kind: 'unknown', message: this.text.error(err) };
     }
     this.metric('Verified', answer.kind);
-    if (answer.kind === 'ours') return this.accepted(rec, answer.novaRequestId);
+    if (answer.kind === 'ours') return this.accepted(rec, answer.novaRequestId, await this.endedAlready(rec));
     if (answer.kind === 'gone') return this.end(rec, 'FAILED', { name: 'itemNotFound', message: this.text.clean(answer.message), status: 404 });
     const mark: Change = { status: 'RETRY_WAIT', claimedUntil: undefined, uncertain: uncertainty, everUncertain: true };
     if (answer.kind === 'unknown') {
@@ -552,7 +573,7 @@ export class Step {
   }
 
   /** The end a server has reached, if its task is over: on the image (SUCCEEDED), or not, or ERROR. */
-  private serverEnd(server: ServerView, rec: ServerRecord): { status: 'SUCCEEDED' | 'FAILED'; novaState: string; fault?: { name: string; message: string; status?: number } } | undefined {
+  private serverEnd(server: ServerView, rec: ServerRecord): ServerEndView | undefined {
     return serverOutcome(server, rec.imageId, this.text);
   }
 

@@ -212,6 +212,32 @@ describe('the watcher', () => {
     expect(job.finalStatus).toBe('SUCCEEDED');
   });
 
+  it("ends at once a server whose rebuild is found to be ours only after it ended, when the watcher's lists have moved past it", async () => {
+    const w = new World({ servers: 2, rebuildMs: 5_000 });
+    await w.submit();
+    const [first, second] = w.queue.visible().filter((m) => !isWatchMessage(m.msg));
+    await w.deliver(first!);
+    // The second's worker dies between Nova's 202 and its own write: its message comes back only
+    // after the visibility timeout, long after the rebuild ended.
+    const crashing = { ...w.deps(), crashPoint: (point: string) => { if (point === 'afterRebuildAnswered') throw new Error('worker died'); } };
+    expect(await w.deliver(second!, crashing)).toBe('threw');
+    const secondId = (second!.msg as { serverId: string }).serverId;
+    // Meanwhile the watcher follows the first to its end and its cursor moves on past both ends.
+    while (w.now < w.cloud.rebuildEnds.get(secondId)! + 60_000) {
+      w.now += 1000;
+      for (const m of w.queue.visible().filter((x) => isWatchMessage(x.msg))) await w.deliver(m);
+    }
+    expect((await w.record(secondId)).status).toBe('SUBMITTING');
+    w.now = Math.max(w.now, second!.visibleAt);
+    const lists = w.cloud.callsBy.list;
+    expect(await w.deliver(second!)).toBe('SUCCEEDED');
+    // Ended by the one look its recovery takes, not left for a list that would never show it again.
+    expect(w.cloud.callsBy.list).toBe(lists);
+    expect(w.cloud.servers.get(secondId)?.rebuilds).toBe(1);
+    const job = await w.runToEnd();
+    expect(job.finalStatus).toBe('SUCCEEDED');
+  });
+
   it("never ends a server from a list taken while its rebuild call was on its way (a slow step's 202 comes after the list)", async () => {
     const w = new World({ servers: 2, rebuildMs: 30_000 });
     w.cloud.reboot(w.ids[1]!, 500);
