@@ -71,6 +71,8 @@ export interface StackSettings {
    * ARN → list of project ids, or "*"). Empty: nobody may yet — closed by default.
    */
   grants: string;
+  /** Where job status events go and how long ended jobs' reports are kept. */
+  notifications: { eventBusName: string; reportRetentionDays: number };
 }
 
 /** The API function's own limits when nothing is set (lib/settings.ts is their one source). */
@@ -101,6 +103,10 @@ export const DEFAULTS = {
   apiBurstLimit: 100,
   /** A month of logs covers a job's retries (deadline ≤ 24 h) and the investigation after. */
   logRetentionDays: 30,
+  /** The account's default bus: rules there see the events with no bus to create or share. */
+  eventBusName: 'default',
+  /** A quarter of reports: long enough to compare a night's run with the last few, short enough not to pile up. */
+  reportRetentionDays: 90,
 } as const;
 
 /** Context keys this app reads; a camelCase key not in this list is taken for a typo and refused. */
@@ -124,6 +130,8 @@ export const CONTEXT_KEYS = [
   'apiBurstLimit',
   'logRetentionDays',
   'grants',
+  'eventBusName',
+  'reportRetentionDays',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -160,6 +168,8 @@ const RETENTION_DAYS = new Set<number>(
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** EventBridge's rule for a bus name (a custom bus, or `default`). */
+const EVENT_BUS_NAME = /^[/.\-_A-Za-z0-9]{1,256}$/;
 
 /** Reads and checks the parameters; throws `StackConfigError` naming what is wrong. */
 export function settingsFromContext(ctx: Context): StackSettings {
@@ -241,6 +251,11 @@ export function settingsFromContext(ctx: Context): StackSettings {
     },
     logRetention: retention(integer(ctx, 'logRetentionDays', DEFAULTS.logRetentionDays)),
     grants: grantsOf(ctx),
+    notifications: {
+      eventBusName: eventBusNameOf(ctx),
+      // S3 lifecycle rules count whole days; ten years is as long as anyone keeps a night's report.
+      reportRetentionDays: integer(ctx, 'reportRetentionDays', DEFAULTS.reportRetentionDays, { min: 1, max: 3650 }),
+    },
   };
   try {
     apiConfigFromEnv({ ...apiEnvironment(settings), TABLE_NAME: '-', QUEUE_URL: '-' });
@@ -248,6 +263,12 @@ export function settingsFromContext(ctx: Context): StackSettings {
     throw new StackConfigError(contextNameOf((err as Error).message));
   }
   return settings;
+}
+
+function eventBusNameOf(ctx: Context): string {
+  const name = text(ctx, 'eventBusName') ?? DEFAULTS.eventBusName;
+  if (!EVENT_BUS_NAME.test(name)) throw new StackConfigError(`eventBusName must be an EventBridge bus name (letters, digits, . - _ /, up to 256); it is "${name}"`);
+  return name;
 }
 
 /** The worker's own parser, given stand-in credentials (the real ones are in the secret). */

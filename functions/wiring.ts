@@ -7,7 +7,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoJobStore, createDynamoClient } from '../lib/aws/dynamodb-store.js';
+import { EventBridgeSink, S3ReportArchive, createEventBridgeClient, createS3Client } from '../lib/aws/notifications.js';
 import { SqsRebuildQueue, createSqsClient } from '../lib/aws/sqs-queue.js';
+import type { NotifierDeps } from '../lib/jobs/events.js';
 import { ServerLife } from '../lib/jobs/lifecycle.js';
 import type { MetricsSink } from '../lib/jobs/ports.js';
 import type { ComputeApi } from '../lib/openstack/compute.js';
@@ -96,5 +98,23 @@ export function sweeperDeps(worker: WorkerDeps, config: WorkerConfig): SweepDeps
     logger: worker.logger,
     ...(worker.metrics ? { metrics: worker.metrics } : {}),
     ...(worker.now ? { now: worker.now } : {}),
+  };
+}
+
+/**
+ * What the notifier is built from: the table (to read an ended job's servers for its report), the
+ * event bus (EVENT_BUS_NAME) and the report bucket (REPORT_BUCKET; without it no report is kept).
+ * Locally the same notifier runs on file outlets instead (local/notifications.ts).
+ */
+export function notifierParts(env: Env): NotifierDeps {
+  const tableName = env.TABLE_NAME;
+  const busName = env.EVENT_BUS_NAME;
+  if (!tableName || !busName) throw new Error('TABLE_NAME and EVENT_BUS_NAME must be set');
+  const endpoints = awsEndpointsFromEnv(env);
+  const dynamodb = createDynamoClient(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {});
+  return {
+    store: new DynamoJobStore(dynamodb, tableName),
+    events: new EventBridgeSink(createEventBridgeClient(), busName),
+    ...(env.REPORT_BUCKET ? { reports: new S3ReportArchive(createS3Client(), env.REPORT_BUCKET) } : {}),
   };
 }

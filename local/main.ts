@@ -20,6 +20,11 @@ const stack = await startLocalStack({
   // pace to what the rebuilds take.
   env: process.env,
   logger: new Logger({ serviceName: 'rebuild-local', logLevel: (process.env.LOG_LEVEL ?? 'WARN') as 'WARN' }),
+  // What EventBridge carries in the cloud: one line per job status change (all of it in events.jsonl).
+  onEvent: (e) =>
+    process.stdout.write(
+      `job ${e.jobId} ${e.from ?? 'new'} -> ${e.to}: ${e.counts.SUCCEEDED} of ${e.total} succeeded, ${e.counts.FAILED} failed, ${e.counts.CANCELLED} cancelled${e.report ? `; report ${e.report}` : ''}\n`,
+    ),
   // The worker in a process of its own, as Lambda runs it beside the API: a drain never slows an answer.
   worker: { simulator: { port: 8775, ...optionsFromEnv(process.env) }, process: true },
 });
@@ -33,6 +38,7 @@ Bulk rebuild service running locally.
   API        ${stack.apiUrl}   (every call made as ${LOCAL_PRINCIPAL})
   DynamoDB   ${stack.aws.dynamoEndpoint}   table rebuild-jobs, data in ${dataDir}${clean ? ' (started clean)' : ''}
   SQS        ${stack.aws.sqsEndpoint}   ${stack.sqs.queueUrl}
+  Events     ${dataDir}/events.jsonl (a line here too), reports of ended jobs in ${dataDir}/reports/
   Compute    ${sim ? `simulator ${sim.url}: project ${sim.tenantId}, servers ${sim.serverIds.join(' ')}, images ${DEFAULT_IMAGES.map((i) => i.id).join(' ')}` : process.env.COMPUTE_URL ?? process.env.OS_AUTH_URL}
 
 Try:
@@ -45,6 +51,7 @@ Try:
   curl -s $API/rebuild-jobs
   curl -s $API/rebuild-jobs/JOB_ID
   curl -s "$API/rebuild-jobs/JOB_ID/servers?limit=50&status=SUCCEEDED"
+  curl -s $API/rebuild-jobs/JOB_ID/report -H 'Accept: text/csv'
   curl -si -X POST $API/rebuild-jobs/JOB_ID/action -H 'Content-Type: application/json' -d '{"cancel": null}'
 
 Ctrl-C stops everything.

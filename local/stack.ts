@@ -15,7 +15,9 @@ import { type SweepReport, sweep } from '../lib/worker/sweeper.js';
 import { createApi } from '../functions/api-app.js';
 import { type AwsParts, awsParts, sweeperDeps, workerParts } from '../functions/wiring.js';
 import { type WorkerHandler, createWorker } from '../functions/worker-app.js';
+import type { JobStatusEvent } from '../lib/jobs/events.js';
 import { LOCAL_PRINCIPAL, startGateway } from './gateway.js';
+import { type LocalNotifier, startLocalNotifier } from './notifications.js';
 import { type Poller, type PollerOptions, startPoller } from './poller.js';
 import { WorkerProcess } from './worker-process.js';
 import { type ComputeSimulator, type SimulatorOptions, startComputeSimulator } from './sim/index.js';
@@ -47,6 +49,8 @@ export interface LocalStackOptions {
   /** Environment for the API's and worker's settings (limits, quotas, backoff); TABLE_NAME and QUEUE_URL are set here. */
   env?: Record<string, string | undefined>;
   logger?: Logger;
+  /** Called with each job status event the notifier tells (npm start prints a line). */
+  onEvent?: (event: JobStatusEvent) => void;
   /** Queue settings other than the defaults (tests shorten the visibility timeout). */
   queue?: Partial<QueueSpec>;
   /**
@@ -101,6 +105,8 @@ export interface LocalStack {
   sim?: ComputeSimulator;
   poller?: Poller;
   worker?: WorkerHandler;
+  /** The notifier: every job status event and every ended job's report (files under dataDir too). */
+  notifier: LocalNotifier;
   /** One sweep now (the sweeper also runs on its own timer, unless sweepEverySeconds is 0); `at`: as if it ran then. */
   sweep(at?: Date): Promise<SweepReport>;
   /** SDK client settings that reach the stand-ins, for tests that look at them directly. */
@@ -164,6 +170,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await ensureTable(parts.dynamodb, LOCAL_TABLE);
     const config = apiConfigFromEnv(env);
     const { store, queue } = parts;
+    const logger = options.logger ?? new Logger({ serviceName: 'rebuild-api', logLevel: 'WARN' });
+    const notifier = await startLocalNotifier(parts.dynamodb, { ...LOCAL_AWS, endpoint: dynamo.endpoint }, LOCAL_TABLE, store, {
+      ...(options.dataDir ? { dir: options.dataDir } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      onError: (err) => logger.warn('a job change could not be told; it is retried', { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message }),
+    });
+    // Stopped before the table it reads (reverse start order).
+    started.push(notifier);
     const copies = options.duplicateMessages ?? 1;
     if (copies > 1) {
       const send = queue.send.bind(queue);
@@ -193,7 +207,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     });
 
-    const logger = options.logger ?? new Logger({ serviceName: 'rebuild-api', logLevel: 'WARN' });
     const api = createApi({ store, queue, config, logger });
     const gateway = await startGateway(api, options.apiPort ?? 0);
     started.push(gateway);
@@ -235,6 +248,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sim,
       poller,
       worker,
+      notifier,
       sweep: sweepNow,
       apiUrl: gateway.url,
       dynamo,

@@ -2,14 +2,16 @@
  * `npm run faults`: the whole local system (DynamoDB Local, fauxqs, the API behind the gateway
  * stand-in, the worker behind the event-source stand-in, the Compute API simulator) run through
  * bounded fault scenarios on loopback, with the invariants checked after each: every server
- * rebuilt exactly once, none lost, counters equal to records, no secret in the table, the logs or
- * any answer. Then the property-based fuzz suite at its full count.
+ * rebuilt exactly once, none lost, counters equal to records, the job's life told (its status
+ * events from creation to its end, and its report kept), no secret in the table, the logs, the
+ * events, the reports or any answer. Then the property-based fuzz suite at its full count.
  *
  * Prints one PASS/FAIL line per scenario and `N passed, N failed`; exits 0 only when all passed.
  * Writes the results to docs/faults-latest.json (docs/faults-latest-partial.json for a FAULTS_ONLY run).
  *
  *   FAULTS_ONLY=name,name      run only these scenarios (names as printed)
  *   FAULTS_BUDGET_SECONDS=n    give every scenario this budget instead of its own (to see the bound work)
+ *   FAULTS_DEBUG=1             when a job does not end, print its watcher, its unfinished servers and their log lines
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';

@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { type Attribute, AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { type Attribute, AttributeType, BillingMode, ProjectionType, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TTL_ATTRIBUTE, tableDefinition } from '../../lib/aws/table.js';
 
@@ -45,6 +45,7 @@ export class JobsTable extends Construct {
       // redacted before they are written), but they do hold who rebuilt what.
       encryption: TableEncryption.AWS_MANAGED,
       timeToLiveAttribute: TTL_ATTRIBUTE,
+      ...(def.StreamSpecification?.StreamEnabled ? { stream: def.StreamSpecification.StreamViewType as StreamViewType } : {}),
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     for (const gsi of def.GlobalSecondaryIndexes ?? []) {

@@ -21,6 +21,7 @@ import {
   TransactWriteItemsCommand,
   type TransactWriteItemsCommandInput,
   UpdateItemCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type AttributeValue,
   type WriteRequest,
@@ -101,7 +102,8 @@ function jobToItem(job: JobRecord): Record<string, AttributeValue> {
   return marshall(flat, { removeUndefinedValues: true });
 }
 
-function itemToJob(item: Record<string, AttributeValue>): JobRecord {
+/** The job item as the table holds it (a stream image too), as a record. */
+export function itemToJob(item: Record<string, AttributeValue>): JobRecord {
   const raw = unmarshall(item) as Record<string, unknown>;
   const counts = {} as Counts;
   for (const s of SERVER_STATES) {
@@ -724,14 +726,17 @@ async function inParallel<T>(items: readonly T[], concurrency: number, fn: (item
 
 /** Creates the table (and its TTL) if it does not exist: the local stack's set-up. */
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  const def = tableDefinition(tableName);
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    // A table made before the notifier existed (a laptop's .local-data) gets its stream now.
+    if (!Table?.StreamSpecification?.StreamEnabled) await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: def.StreamSpecification }));
     return;
   } catch (err) {
     if ((err as Error).name !== 'ResourceNotFoundException') throw err;
   }
   try {
-    await client.send(new CreateTableCommand(tableDefinition(tableName)));
+    await client.send(new CreateTableCommand(def));
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }

@@ -49,6 +49,9 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ],
+    // Every write's item before and after: the notifier reads a job's status changes from them
+    // (lib/jobs/events.ts), so no code that moves a job has to tell anyone.
+    StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
     GlobalSecondaryIndexes: [
       {
         IndexName: PROJECT_INDEX,

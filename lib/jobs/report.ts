@@ -78,6 +78,28 @@ export function reportFormat(accept: string | undefined, query: string | undefin
   return accept && /(^|,)\s*text\/csv\b/i.test(accept) ? 'csv' : 'jsonl';
 }
 
+/** The report's rows from `marker` on: at most `max`, and the marker of the rest, if any. */
+async function reportRows(store: Pick<JobStore, 'listServers'>, jobId: string, marker: string | undefined, max: number): Promise<{ rows: ReportRow[]; next?: string }> {
+  const rows: ReportRow[] = [];
+  let next = marker;
+  do {
+    const page = await store.listServers(jobId, { limit: Math.min(READ_PAGE, max - rows.length), ...(next ? { marker: next } : {}) });
+    rows.push(...page.items.map(rowOf));
+    next = page.nextMarker;
+  } while (next && rows.length < max);
+  return { rows, ...(next ? { next } : {}) };
+}
+
+function jsonLines(rows: ReportRow[]): string {
+  return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+}
+
+/** The whole report as JSON lines, every server of the job: what is kept when a job ends (jobs/events.ts). */
+export async function reportLines(store: Pick<JobStore, 'listServers'>, jobId: string): Promise<string> {
+  const { rows } = await reportRows(store, jobId, undefined, Number.POSITIVE_INFINITY);
+  return jsonLines(rows);
+}
+
 /** The report's part that starts after `marker`: its body, content type and the next part's URL. */
 export async function jobReport(
   store: JobStore,
@@ -88,17 +110,11 @@ export async function jobReport(
   baseUrl: string,
 ): Promise<{ body: string; contentType: string; next?: string }> {
   const job = await loadJob(store, caller, jobId);
-  const rows: ReportRow[] = [];
-  let next = marker;
-  do {
-    const page = await store.listServers(job.jobId, { limit: Math.min(READ_PAGE, REPORT_PAGE - rows.length), ...(next ? { marker: next } : {}) });
-    rows.push(...page.items.map(rowOf));
-    next = page.nextMarker;
-  } while (next && rows.length < REPORT_PAGE);
+  const { rows, next } = await reportRows(store, job.jobId, marker, REPORT_PAGE);
   const body =
     format === 'csv'
       ? [REPORT_COLUMNS.join(','), ...rows.map((r) => REPORT_COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\r\n') + '\r\n'
-      : rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+      : jsonLines(rows);
   const self = `${jobLocation(baseUrl, job)}/report`;
   return {
     body,

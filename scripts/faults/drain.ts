@@ -10,7 +10,7 @@ import type { ComputeSimulator } from '../../local/sim/index.js';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
 import { ApiClient, IMAGE, type JobView, type ServerView } from './client.js';
 import type { ScenarioContext } from './harness.js';
-import { countersExact, exactlyOnce, noSecrets, noneLost } from './invariants.js';
+import { countersExact, exactlyOnce, noSecrets, noneLost, told } from './invariants.js';
 import { type Secrets, capturingLogger, newSecrets, scanTable } from './secrets.js';
 import type { WorkerDeps } from '../../lib/worker/step.js';
 import { WorkerProcess } from '../../local/worker-process.js';
@@ -36,6 +36,9 @@ export const VISIBILITY_TIMEOUT_SECONDS = 4;
 const REBUILD_TIMING = { rebuildingMs: 300, blockDeviceMappingMs: 50, spawningMs: 100 };
 /** Left of the budget after the wait for the job's end: for the checks and the stops. */
 const CHECK_RESERVE_SECONDS = 45;
+/** The notifier reads the stream four times a second and keeps a report in one write: 15 s is slack for a loaded machine. */
+const TOLD_WITHIN_SECONDS = 15;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Drain {
   ctx: ScenarioContext;
@@ -163,6 +166,16 @@ export async function runDrain(ctx: ScenarioContext, plan: DrainPlan): Promise<v
   // a poll in between sees a final status without it. Reported, not failed, when it then comes.
   if (ended.completedAtLagMs !== undefined) ctx.figures.completedAtLag = `${ended.completedAtLagMs}ms`;
 
+  if (process.env.FAULTS_DEBUG && !ended.ended) {
+    const job = await stack.store.getJob(d.jobId);
+    console.error('DEBUG job', JSON.stringify({ counts: job?.counts, inFlight: job?.inFlight, watch: job?.watch }));
+    const all = await client.allServers(d.jobId).catch(() => []);
+    for (const r of all.filter((x) => x.status !== 'SUCCEEDED').slice(0, 5)) {
+      console.error('DEBUG server', JSON.stringify(await stack.store.getServer(d.jobId, r.id)));
+      for (const l of lines.filter((x) => x.includes(r.id)).slice(-12)) console.error('   ', l.slice(0, 400));
+    }
+    console.error('DEBUG watch lines', lines.filter((x) => x.includes('"watch')).slice(-15).map((x) => x.slice(0, 300)).join('\n'));
+  }
   ctx.phase = 'checking the invariants';
   let records: ServerView[] | undefined;
   try {
@@ -189,6 +202,13 @@ export async function runDrain(ctx: ScenarioContext, plan: DrainPlan): Promise<v
 
   await plan.after?.(d, finalJob);
 
+  // The notifier reads the table's stream a few times a second: its end is told within seconds.
+  ctx.phase = 'waiting for the end to be told';
+  const toldBy = Date.now() + TOLD_WITHIN_SECONDS * 1000;
+  const eventsOf = () => stack.notifier.events.filter((e) => e.jobId === d.jobId);
+  while (finalJob?.completedAt && !eventsOf().some((e) => e.completedAt === finalJob.completedAt && e.report) && Date.now() < toldBy) await sleep(200);
+  ctx.violations.push(...told(finalJob, eventsOf(), stack.notifier.reports, serverIds.length));
+
   // A step message in the dead-letter queue pages an operator: only the scenario that puts some
   // there (as a crashed runtime would) may leave them, and their servers must have ended anyway.
   const stray = stack.sqs.bodies('dlq').filter((b) => b.includes(d.jobId)).length;
@@ -207,6 +227,7 @@ export async function runDrain(ctx: ScenarioContext, plan: DrainPlan): Promise<v
         { name: 'the API and worker logs', text: logText },
         { name: 'the worker process output', text: workerOutput },
         { name: 'API responses', text: client.bodies.join('\n') },
+        { name: 'the job status events and kept reports', text: JSON.stringify(stack.notifier.events) + [...stack.notifier.reports.values()].join('\n') },
       ],
       secrets.needles,
     ),

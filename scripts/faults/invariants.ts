@@ -2,6 +2,7 @@
  * What must hold after every scenario, one function per invariant. Each returns the violations
  * it found (empty when it holds) so a scenario reports all that broke, not only the first.
  */
+import type { JobStatusEvent } from '../../lib/jobs/events.js';
 import { SERVER_STATES } from '../../lib/jobs/model.js';
 import type { JobView, ServerView } from './client.js';
 import type { Violation } from './harness.js';
@@ -88,5 +89,26 @@ export function noSecrets(sources: { name: string; text: string }[], needles: st
     const leaks = findLeaks(s.text, needles);
     if (leaks.length) out.push({ invariant: 'no secrets', detail: `in ${s.name}: ${leaks.slice(0, 2).join(' | ')}` });
   }
+  return out;
+}
+
+/**
+ * The job's life was told: its events (copies of one change dropped by id, as a consumer would)
+ * run from its creation to the final status the API shows, each from the status the one before
+ * moved to; the end names a kept report with one line per server.
+ */
+export function told(job: JobView | undefined, events: JobStatusEvent[], reports: ReadonlyMap<string, string>, serverCount: number): Violation[] {
+  if (!job?.completedAt) return []; // a job that did not end is "none lost"'s to report
+  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+  const chain = unique.map((e) => `${e.from}->${e.to}`);
+  const out: Violation[] = [];
+  if (unique[0]?.from !== null || unique.at(-1)?.to !== job.status) {
+    out.push({ invariant: 'told', detail: `events ${chain.join(', ') || 'none'} do not run from creation to ${job.status}` });
+  }
+  const broken = unique.slice(1).filter((e, i) => e.from !== unique[i]?.to);
+  if (broken.length) out.push({ invariant: 'told', detail: `events skip a status: ${chain.join(', ')}` });
+  const report = unique.at(-1)?.report;
+  const lines = report ? reports.get(report)?.trim().split('\n').length : undefined;
+  if (lines !== serverCount) out.push({ invariant: 'told', detail: `the end's report ${report ?? '(none named)'} has ${lines ?? 'no'} lines for ${serverCount} servers` });
   return out;
 }

@@ -25,13 +25,17 @@ beforeAll(() => {
 }, 120_000);
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-function bundleDir(construct: 'ApiFunction' | 'Worker' | 'Sweeper'): string {
-  const asset = s.stack.node.findChild(construct).node.findChild('Function').node.findChild('Code') as Asset;
+type FunctionPath = 'ApiFunction' | 'Worker' | 'Sweeper' | 'Notifications/Notifier';
+const FUNCTIONS: [FunctionPath][] = [['ApiFunction'], ['Worker'], ['Sweeper'], ['Notifications/Notifier']];
+
+function bundleDir(construct: FunctionPath): string {
+  const node = construct.split('/').reduce((n, id) => n.findChild(id).node, s.stack.node);
+  const asset = node.findChild('Function').node.findChild('Code') as Asset;
   return join(outdir, asset.assetPath);
 }
 
 describe('bundling with the local esbuild', () => {
-  it.each([['ApiFunction'], ['Worker'], ['Sweeper']] as const)('%s is one minified ES module with its source map', (construct) => {
+  it.each(FUNCTIONS)('%s is one minified ES module with its source map', (construct) => {
     const dir = bundleDir(construct);
     expect(existsSync(join(dir, 'index.mjs'))).toBe(true);
     expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
@@ -45,7 +49,7 @@ describe('bundling with the local esbuild', () => {
     expect(map.sourcesContent).toBeUndefined();
   });
 
-  it.each([['ApiFunction', 'api'], ['Worker', 'worker'], ['Sweeper', 'sweeper']] as const)(
+  it.each([['ApiFunction', 'api'], ['Worker', 'worker'], ['Sweeper', 'sweeper'], ['Notifications/Notifier', 'notifier']] as const)(
     '%s is the bundle scripts/bundle-sizes.ts measures, within its budget',
     async (construct, name) => {
       const measured = await measureBundle(name, ENTRIES[name]);
@@ -56,7 +60,7 @@ describe('bundling with the local esbuild', () => {
     },
   );
 
-  it.each([['ApiFunction'], ['Worker'], ['Sweeper']] as const)('%s loads in Node and exports its handler', (construct) => {
+  it.each(FUNCTIONS)('%s loads in Node and exports its handler', (construct) => {
     const file = pathToFileURL(join(bundleDir(construct), 'index.mjs')).href;
     const out = execFileSync(process.execPath, ['--enable-source-maps', '--no-warnings', '--input-type=module', '-e', `const m = await import(${JSON.stringify(file)}); console.log(typeof m.handler);`], {
       cwd: PROJECT_ROOT,
@@ -70,6 +74,7 @@ describe('bundling with the local esbuild', () => {
         // A fixed endpoint: the worker builds its Compute client at load, and no secret is read.
         COMPUTE_URL: 'https://nova.example.com/v2.1',
         COMPUTE_TOKEN: 'token',
+        EVENT_BUS_NAME: 'default',
         POWERTOOLS_METRICS_DISABLED: 'true',
       },
     });

@@ -20,8 +20,15 @@ describe('stack parameters', () => {
       logRetention: RetentionDays.ONE_MONTH,
       // Closed by default: nobody is granted a project until the operator says so.
       grants: '{}',
+      notifications: { eventBusName: 'default', reportRetentionDays: 90 },
     });
     expect(DEFAULTS.maxConcurrency).toBe(10);
+  });
+
+  it('refuses a bus name EventBridge would refuse, and a report retention S3 cannot keep', () => {
+    expect(refused({ keystoneUrl: KEYSTONE, eventBusName: 'ops bus' })).toThrow(/eventBusName must be an EventBridge bus name/);
+    expect(refused({ keystoneUrl: KEYSTONE, reportRetentionDays: '0' })).toThrow(/reportRetentionDays must be an integer from 1 to 3650/);
+    expect(settingsFromContext({ keystoneUrl: KEYSTONE, eventBusName: 'ops/bus-1', reportRetentionDays: '7' }).notifications).toEqual({ eventBusName: 'ops/bus-1', reportRetentionDays: 7 });
   });
 
   it('refuses both keystoneUrl and computeUrl, naming both', () => {

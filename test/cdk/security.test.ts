@@ -52,6 +52,11 @@ describe('cdk-nag AWS Solutions checks', () => {
         'AwsSolutions-IAM5[Resource::*] @ OpenStackBulkRebuild/ApiFunction',
         'AwsSolutions-IAM5[Resource::*] @ OpenStackBulkRebuild/Worker',
         'AwsSolutions-IAM5[Resource::*] @ OpenStackBulkRebuild/Sweeper',
+        'AwsSolutions-IAM5[Resource::*] @ OpenStackBulkRebuild/Notifications/Notifier',
+        'AwsSolutions-IAM5[Resource::<NotificationsReports5A3A2A37.Arn>/reports/*] @ OpenStackBulkRebuild/Notifications/Notifier',
+        'AwsSolutions-L1 @ OpenStackBulkRebuild/Notifications/Notifier/Function',
+        'AwsSolutions-S1 @ OpenStackBulkRebuild/Notifications/Reports',
+        'AwsSolutions-SQS3 @ OpenStackBulkRebuild/Notifications/Failures',
         'AwsSolutions-L1 @ OpenStackBulkRebuild/ApiFunction/Function',
         'AwsSolutions-L1 @ OpenStackBulkRebuild/Worker/Function',
         'AwsSolutions-L1 @ OpenStackBulkRebuild/Sweeper/Function',
@@ -66,14 +71,15 @@ describe('cdk-nag AWS Solutions checks', () => {
     expect(acks.some((a) => a.path === 'OpenStackBulkRebuild')).toBe(false);
   });
 
-  it('would report the X-Ray wildcard and nothing broader if the acknowledgments were removed', () => {
-    // The wildcard acknowledged is xray:* actions' only possible resource; no data-plane action has one.
+  it("would report the X-Ray and stream-listing wildcards and nothing broader if the acknowledgments were removed", () => {
+    // The wildcard acknowledged is the only possible resource of xray:* actions and of
+    // dynamodb:ListStreams (which lists stream ARNs and reads nothing); no data-plane action has one.
     const { template } = synth();
     for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
       for (const st of policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]) {
         if (st.Resource !== '*') continue;
         const actions = Array.isArray(st.Action) ? st.Action : [st.Action];
-        expect(actions.every((a) => a.startsWith('xray:'))).toBe(true);
+        expect(actions.every((a) => a.startsWith('xray:') || a === 'dynamodb:ListStreams')).toBe(true);
       }
     }
   });

@@ -20,7 +20,8 @@ beforeAll(() => {
 
 const fn = (prefix: 'ApiFunction' | 'WorkerFunction' | 'SweeperFunction') => resource(s.template, 'AWS::Lambda::Function', prefix).Properties;
 const queueIds = () => {
-  const queues = Object.entries(resourcesOf(s.template, 'AWS::SQS::Queue'));
+  // The rebuild queue and its dead letters (the notifier's failures queue is its own, below).
+  const queues = Object.entries(resourcesOf(s.template, 'AWS::SQS::Queue')).filter(([id]) => !id.startsWith('Notifications'));
   const main = queues.find(([, q]) => q.Properties.RedrivePolicy !== undefined);
   const dlq = queues.find(([, q]) => q.Properties.RedrivePolicy === undefined);
   if (!main || !dlq || queues.length !== 2) throw new Error('expected a queue with a redrive policy and its dead-letter queue');
@@ -98,7 +99,8 @@ describe('queue and dead-letter queue', () => {
 describe('worker event source', () => {
   it('reports batch item failures, in batches of ten within a one-second window, as the local poller does', () => {
     const { main } = queueIds();
-    s.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    // The worker's, and the notifier's on the table's stream (below).
+    s.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [main, 'Arn'] },
       FunctionName: { Ref: Match.stringLikeRegexp('^WorkerFunction') },
@@ -270,10 +272,18 @@ describe('least privilege', () => {
     const table = Object.keys(s.template.findResources('AWS::DynamoDB::Table'))[0]!;
     const { main } = queueIds();
     const secret = Object.keys(s.template.findResources('AWS::SecretsManager::Secret'))[0]!;
-    const owner = { dynamodb: table, sqs: main, secretsmanager: secret } as const;
+    const failures = Object.keys(s.template.findResources('AWS::SQS::Queue')).find((id) => id.startsWith('NotificationsFailures'))!;
+    // The notifier sends to its failures queue (its event source's on-failure destination) and to no other.
+    const owner = { dynamodb: [table], sqs: [main, failures], secretsmanager: [secret] } as const;
     let checked = 0;
     for (const statements of Object.values(statementsOf())) {
       for (const st of statements) {
+        // The one exception: dynamodb:ListStreams, which a stream's event source needs, has no
+        // resource-level permission (its only resource is *); it lists stream ARNs, reads nothing.
+        if (actions(st).includes('dynamodb:ListStreams')) {
+          expect(actions(st).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:ListStreams']);
+          continue;
+        }
         for (const service of Object.keys(owner) as (keyof typeof owner)[]) {
           if (!actions(st).some((a) => a.startsWith(`${service}:`))) continue;
           checked++;
@@ -281,7 +291,7 @@ describe('least privilege', () => {
           const resources = Array.isArray(st.Resource) ? st.Resource : [st.Resource];
           for (const r of resources) {
             expect(r).not.toBe('*');
-            expect(JSON.stringify(r)).toContain(owner[service]);
+            expect(owner[service].some((id) => JSON.stringify(r).includes(id))).toBe(true);
             expect(JSON.stringify(r)).not.toMatch(/\*/);
           }
         }
@@ -312,7 +322,7 @@ describe('least privilege', () => {
     // Each command the adapter sends (table set-up for the local stack aside) maps to IAM actions;
     // a transaction is authorised by the actions of its parts.
     const source = readFileSync(join(PROJECT_ROOT, 'lib/aws/dynamodb-store.ts'), 'utf8');
-    const localOnly = new Set(['CreateTable', 'DescribeTable', 'UpdateTimeToLive']);
+    const localOnly = new Set(['CreateTable', 'DescribeTable', 'UpdateTable', 'UpdateTimeToLive']);
     const needed = new Set<string>();
     for (const [, command] of source.matchAll(/new (\w+)Command\(/g)) {
       if (localOnly.has(command!)) continue;
@@ -440,5 +450,58 @@ describe('safety wiring', () => {
     const policies = JSON.stringify(resourcesOf(s.template, 'AWS::IAM::Policy'));
     expect(policies).toContain('/index/byProject');
     expect(policies).toContain('/index/byLive');
+  });
+});
+
+describe('notifications', () => {
+  const notifier = () => resource(s.template, 'AWS::Lambda::Function', 'NotificationsNotifier').Properties;
+  const notifierStatements = () => {
+    const role = (notifier().Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    return Object.values(resourcesOf(s.template, 'AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+  };
+
+  it("streams the jobs table's items before and after every write, as the local stack's table does", () => {
+    const table = resource(s.template, 'AWS::DynamoDB::Table', 'Jobs').Properties;
+    expect(table.StreamSpecification).toEqual({ StreamViewType: tableDefinition('x').StreamSpecification?.StreamViewType });
+    expect(table.StreamSpecification.StreamViewType).toBe('NEW_AND_OLD_IMAGES');
+  });
+
+  it('runs the notifier on job items only, retried from the record that failed, failures kept on a queue', () => {
+    const [mapping] = Object.values(resourcesOf(s.template, 'AWS::Lambda::EventSourceMapping')).filter((m) => JSON.stringify(m.Properties.EventSourceArn).includes('StreamArn'));
+    expect(mapping?.Properties).toMatchObject({
+      StartingPosition: 'TRIM_HORIZON',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: ['#JOB'] } } } }) }] },
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [expect.stringMatching(/^NotificationsFailures/), 'Arn'] } } },
+    });
+    expect(notifier().Environment.Variables).toMatchObject({ EVENT_BUS_NAME: 'default', REPORT_BUCKET: { Ref: expect.stringMatching(/^NotificationsReports/) } });
+  });
+
+  it('lets the notifier read the table but not write it, put reports under reports/ and events on its bus', () => {
+    const statements = notifierStatements();
+    const granted = statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
+    expect(granted).toContain('dynamodb:Query');
+    for (const write of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 's3:GetObject', 's3:DeleteObject']) expect(granted).not.toContain(write);
+    const put = statements.find((st) => st.Action === 's3:PutObject');
+    expect(JSON.stringify(put?.Resource)).toContain('/reports/*');
+    const events = statements.find((st) => st.Action === 'events:PutEvents');
+    expect(JSON.stringify(events?.Resource)).toContain(':event-bus/default');
+  });
+
+  it('keeps reports encrypted, private, TLS only, and expires them after the retention (90 days, or from context)', () => {
+    const bucket = () => Object.entries(resourcesOf(s.template, 'AWS::S3::Bucket'));
+    const [[id, b]] = bucket() as [[string, { Properties: Record<string, any> }]];
+    expect(b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('aws:kms');
+    expect(b.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(b.Properties.LifecycleConfiguration.Rules[0]).toMatchObject({ ExpirationInDays: DEFAULTS.reportRetentionDays, Status: 'Enabled' });
+    const policy = Object.values(resourcesOf(s.template, 'AWS::S3::BucketPolicy'))[0]?.Properties.PolicyDocument.Statement;
+    expect(policy).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    expect(id).toMatch(/^NotificationsReports/);
+    const custom = synth({ reportRetentionDays: 7, eventBusName: 'ops-bus' });
+    const rules = Object.values(resourcesOf(custom.template, 'AWS::S3::Bucket'))[0]?.Properties.LifecycleConfiguration.Rules;
+    expect(rules[0].ExpirationInDays).toBe(7);
+    expect(resource(custom.template, 'AWS::Lambda::Function', 'NotificationsNotifier').Properties.Environment.Variables.EVENT_BUS_NAME).toBe('ops-bus');
   });
 });

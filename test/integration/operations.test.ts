@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComputeSimulator } from '../../local/sim/index.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import type { JobStatusEvent } from '../../lib/jobs/events.js';
 import { IMAGE, StackClient } from '../support/client.js';
 
 const FAST = {
@@ -19,6 +20,18 @@ let stack: LocalStack;
 let sim: ComputeSimulator;
 const client = new StackClient(() => stack, () => sim.tenantId);
 let next = 0;
+/** The job's events as the notifier told them, once `done` holds of them (the stream is read four times a second). */
+async function eventsUntil(jobId: string, done: (events: JobStatusEvent[]) => boolean, seconds = 30): Promise<JobStatusEvent[]> {
+  const until = Date.now() + seconds * 1000;
+  for (;;) {
+    const events = stack.notifier.events.filter((e) => e.jobId === jobId);
+    if (done(events)) return events;
+    if (Date.now() > until) throw new Error(`events of ${jobId} so far: ${events.map((e) => `${e.from}->${e.to}`).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const moves = (events: JobStatusEvent[]) => events.map((e) => `${e.from}->${e.to}`);
+
 /** Servers no other test of this file uses. */
 const newServers = (n: number) => sim.serverIds.slice(next, (next += n));
 
@@ -55,6 +68,12 @@ describe('pause, resume, update', () => {
     expect(ended.status).toBe('SUCCEEDED');
     expect(ids.map((s) => sim.rebuildCount(s))).toEqual(ids.map(() => 1));
     expect((await client.action(id, { resume: null })).status).toBe(409);
+    // The hold and its end are told, each move from the status the one before moved to.
+    const told = moves(await eventsUntil(id, (es) => es.some((e) => e.to === 'SUCCEEDED')));
+    expect(told.filter((m) => m.endsWith('->PAUSED'))).toHaveLength(1);
+    expect(told.filter((m) => m.startsWith('PAUSED->'))).toHaveLength(1);
+    expect(told.at(-1)).toBe('RUNNING->SUCCEEDED');
+    told.slice(1).forEach((m, i) => expect(m.split('->')[0]).toBe(told[i]?.split('->')[1]));
   });
 
   it("changes maxInFlight of a running job, and refuses values outside 1–1000 with the field's name", async () => {
@@ -115,6 +134,13 @@ describe('redrive', () => {
     const id = await client.submit(ids.map((s) => ({ id: s })));
     const first = await client.untilEnded(id);
     expect(first).toMatchObject({ status: 'PARTIAL', counts: expect.objectContaining({ SUCCEEDED: 3, FAILED: 1 }) });
+    // Each status change told once, in order; the end with the report kept, equal to the API's.
+    const told = await eventsUntil(id, (es) => es.some((e) => e.to === 'PARTIAL'));
+    expect(moves(told)).toEqual(['null->QUEUED', 'QUEUED->RUNNING', 'RUNNING->PARTIAL']);
+    const end = told.at(-1) as JobStatusEvent;
+    expect(end).toMatchObject({ tenantId: sim.tenantId, total: 4, completedAt: first.completedAt, redrives: 0, report: expect.stringContaining(`reports/${sim.tenantId}/${id}/run-1-`) });
+    const kept = stack.notifier.reports.get(end.report as string) as string;
+    expect(kept).toBe((await client.raw(`/rebuild-jobs/${id}/report`)).text);
 
     // The job had an adminPass, which is never stored: the redrive must give it again.
     const without = await client.action(id, { redrive: { status: ['FAILED'] } });
@@ -140,6 +166,17 @@ describe('redrive', () => {
     expect(list.find((s) => s.id === ids[0])?.runs).toBeUndefined();
     // Nothing to run again now.
     expect((await client.action(id, { redrive: { status: ['FAILED'], rebuild: { adminPass: 'x' } } })).status).toBe(409);
+
+    // The second end is told, with a report of its own beside the first's; no secret in either.
+    const all = await eventsUntil(id, (es) => es.some((e) => e.to === 'SUCCEEDED'));
+    expect(moves(all)).toEqual(['null->QUEUED', 'QUEUED->RUNNING', 'RUNNING->PARTIAL', 'PARTIAL->RUNNING', 'RUNNING->SUCCEEDED']);
+    expect(all.at(-1)).toMatchObject({ redrives: 1, completedAt: again.completedAt, report: expect.stringContaining(`/${id}/run-2-`) });
+    const second = stack.notifier.reports.get(all.at(-1)?.report as string) as string;
+    const redriven = second.trim().split('\n').map((l) => JSON.parse(l) as { id: string; runs: string[] }).find((r) => r.id === ids[2]);
+    expect(redriven?.runs).toEqual(['FAILED:serverError']);
+    expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
+    const everything = JSON.stringify(all) + [...stack.notifier.reports.values()].join('');
+    expect(everything).not.toContain('seekr3t');
   });
 
   it('refuses a job that has not ended, and servers another live job holds', async () => {
