@@ -5,13 +5,19 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
-/** The keys a secret may hold: credentials only; endpoints and regions are stack parameters. */
+/**
+ * The keys a secret may hold: credentials, which kind of them (`OS_AUTH_TYPE`, when the secret holds
+ * both kinds) and the private CA the cloud's certificates chain to (`OS_CACERT_PEM`, the PEM text: a
+ * function has no file of yours); endpoints and regions are stack parameters.
+ */
 export const SECRET_KEYS = [
   'OS_USERNAME',
   'OS_PASSWORD',
   'OS_USER_DOMAIN_NAME',
   'OS_APPLICATION_CREDENTIAL_ID',
   'OS_APPLICATION_CREDENTIAL_SECRET',
+  'OS_AUTH_TYPE',
+  'OS_CACERT_PEM',
   'COMPUTE_TOKEN',
 ] as const;
 

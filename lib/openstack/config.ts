@@ -2,6 +2,7 @@
  * How the Compute API client finds Nova and proves who it is, read once from the environment.
  * Imports nothing from undici so composition roots and tests can parse config without a client.
  */
+import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 
 /** A credential that renders as `[redacted]` in strings, JSON and `console.log`. */
@@ -33,8 +34,18 @@ export class Secret {
 /** Which catalog entries Keystone offers; `public` unless `OS_INTERFACE` says otherwise. */
 export type EndpointInterface = 'public' | 'internal' | 'admin';
 
+/** What every way of reaching the cloud may add. */
+interface TlsSettings {
+  /**
+   * PEM certificates the cloud's TLS certificates must chain to, instead of the public roots (a
+   * private CA): from the file `OS_CACERT` names, as the openstack CLI reads it, or the PEM itself in
+   * `OS_CACERT_PEM` (the cloud's secret, where a Lambda function has no file of yours).
+   */
+  readonly caCert?: string;
+}
+
 /** Fixed endpoint and token: no Keystone round trip, no re-authentication possible. */
-export interface FixedEndpointConfig {
+export interface FixedEndpointConfig extends TlsSettings {
   readonly kind: 'fixed';
   /** May contain `{tenant_id}` or `%(tenant_id)s`, replaced by the job's tenant. */
   readonly computeUrl: string;
@@ -42,7 +53,7 @@ export interface FixedEndpointConfig {
 }
 
 /** Where Keystone is and which catalog endpoint of the compute service to use. */
-interface KeystoneSettings {
+interface KeystoneSettings extends TlsSettings {
   /** Keystone v3 root, always ending in `/v3` (no trailing slash). */
   readonly authUrl: string;
   readonly interface: EndpointInterface;
@@ -102,7 +113,42 @@ const KEYSTONE_VARIABLES = [
   'OS_APPLICATION_CREDENTIAL_SECRET',
   'OS_REGION_NAME',
   'OS_INTERFACE',
+  'OS_AUTH_TYPE',
 ] as const;
+
+/**
+ * `OS_AUTH_TYPE` as the openstack CLI (keystoneauth) names its plugins, and which credentials each
+ * takes. openrc files often carry both kinds of credential and let this variable choose.
+ */
+const AUTH_TYPES: Record<string, 'password' | 'applicationCredential'> = {
+  password: 'password',
+  v3password: 'password',
+  v3applicationcredential: 'applicationCredential',
+  applicationcredential: 'applicationCredential',
+};
+
+/** The PEM of `OS_CACERT` (a file) or `OS_CACERT_PEM` (the text), checked to hold a certificate. */
+function caCertFrom(read: (name: string) => string | undefined): string | undefined {
+  const path = read('OS_CACERT');
+  const pem = read('OS_CACERT_PEM');
+  if (path !== undefined && pem !== undefined) {
+    throw new ComputeConfigError('OS_CACERT and OS_CACERT_PEM are both set: give the file or the PEM text, not both', ['OS_CACERT', 'OS_CACERT_PEM']);
+  }
+  let text = pem;
+  const variable = path !== undefined ? 'OS_CACERT' : 'OS_CACERT_PEM';
+  if (path !== undefined) {
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ComputeConfigError(`OS_CACERT names a file that cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${path}`, ['OS_CACERT']);
+    }
+  }
+  if (text === undefined) return undefined;
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ComputeConfigError(`${variable} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, [variable]);
+  }
+  return text;
+}
 
 /**
  * Reads the Compute API settings from the environment and throws `ComputeConfigError` naming the
@@ -138,7 +184,8 @@ export function computeConfigFromEnv(env: NodeJS.ProcessEnv): ComputeConfig {
       );
     }
     checkHttpUrl(computeUrl.replaceAll('%(tenant_id)s', 'x').replaceAll('{tenant_id}', 'x'), 'COMPUTE_URL');
-    return Object.freeze({ kind: 'fixed', computeUrl, token: new Secret(computeToken) });
+    const caCert = caCertFrom(read);
+    return Object.freeze({ kind: 'fixed', computeUrl, token: new Secret(computeToken), ...(caCert !== undefined ? { caCert } : {}) });
   }
 
   const authUrlRaw = read('OS_AUTH_URL');
@@ -146,8 +193,14 @@ export function computeConfigFromEnv(env: NodeJS.ProcessEnv): ComputeConfig {
   const password = read('OS_PASSWORD');
   const appCredId = read('OS_APPLICATION_CREDENTIAL_ID');
   const appCredSecret = read('OS_APPLICATION_CREDENTIAL_SECRET');
-  const passwordVars = ['OS_USERNAME', 'OS_PASSWORD'].filter(isSet);
-  const appCredVars = ['OS_APPLICATION_CREDENTIAL_ID', 'OS_APPLICATION_CREDENTIAL_SECRET'].filter(isSet);
+  const authTypeRaw = read('OS_AUTH_TYPE');
+  const authType = authTypeRaw === undefined ? undefined : AUTH_TYPES[authTypeRaw.toLowerCase()];
+  if (authTypeRaw !== undefined && authType === undefined) {
+    throw new ComputeConfigError(`OS_AUTH_TYPE must be one of ${Object.keys(AUTH_TYPES).join(', ')}`, ['OS_AUTH_TYPE']);
+  }
+  // With OS_AUTH_TYPE, the other kind's variables are ignored, as the openstack CLI ignores them.
+  const passwordVars = authType === 'applicationCredential' ? [] : ['OS_USERNAME', 'OS_PASSWORD'].filter(isSet);
+  const appCredVars = authType === 'password' ? [] : ['OS_APPLICATION_CREDENTIAL_ID', 'OS_APPLICATION_CREDENTIAL_SECRET'].filter(isSet);
 
   if (authUrlRaw === undefined) {
     const given = [...passwordVars, ...appCredVars];
@@ -165,18 +218,20 @@ export function computeConfigFromEnv(env: NodeJS.ProcessEnv): ComputeConfig {
   if (passwordVars.length > 0 && appCredVars.length > 0) {
     throw new ComputeConfigError(
       `${passwordVars.join(', ')} and ${appCredVars.join(', ')} are both set: choose password ` +
-        'or application-credential authentication, not both',
-      [...passwordVars, ...appCredVars],
+        'or application-credential authentication with OS_AUTH_TYPE (password or v3applicationcredential), as the openstack CLI does',
+      [...passwordVars, ...appCredVars, 'OS_AUTH_TYPE'],
     );
   }
 
+  const caCert = caCertFrom(read);
   const settings: KeystoneSettings = {
+    ...(caCert !== undefined ? { caCert } : {}),
     authUrl: keystoneV3Url(authUrlRaw),
     interface: parseInterface(read('OS_INTERFACE')),
     ...(isSet('OS_REGION_NAME') ? { region: read('OS_REGION_NAME') } : {}),
   };
 
-  if (appCredVars.length > 0) {
+  if (appCredVars.length > 0 || authType === 'applicationCredential') {
     if (appCredId === undefined || appCredSecret === undefined) {
       const missing = appCredId === undefined ? 'OS_APPLICATION_CREDENTIAL_ID' : 'OS_APPLICATION_CREDENTIAL_SECRET';
       throw new ComputeConfigError(`${missing} is not set: an application credential needs its id and secret`, [

@@ -26,7 +26,7 @@ import { type ComputeHttpOptions, HttpClient, type ResolvedOptions, firstHeader,
 /** Builds the `ComputeApi` for a parsed config; build it once per process (module scope). */
 export function createComputeApi(config: ComputeConfig, options: ComputeHttpOptions = {}): ComputeApi {
   const resolved = resolveOptions(options);
-  const http = new HttpClient(sharedAgent(resolved), resolved);
+  const http = new HttpClient(sharedAgent(resolved, config.caCert), resolved);
   const auth: Authenticator =
     config.kind === 'fixed'
       ? new FixedTokenAuthenticator(config.computeUrl, config.token.reveal())

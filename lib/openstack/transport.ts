@@ -124,12 +124,13 @@ export async function closeComputeHttpAgents(): Promise<void> {
  */
 const AGENTS = new Map<string, Agent>();
 
-export function sharedAgent(options: ResolvedOptions): Agent {
-  const key = `${options.connectTimeoutMs}/${options.keepAliveTimeoutMs}/${options.connections}`;
+export function sharedAgent(options: ResolvedOptions, caCert?: string): Agent {
+  const key = `${options.connectTimeoutMs}/${options.keepAliveTimeoutMs}/${options.connections}/${caCert ?? ''}`;
   let agent = AGENTS.get(key);
   if (agent === undefined) {
     agent = new AgentClass({
-      connect: { timeout: options.connectTimeoutMs },
+      // A private CA's certificates replace the public roots, as OS_CACERT does for the openstack CLI.
+      connect: { timeout: options.connectTimeoutMs, ...(caCert !== undefined ? { ca: caCert } : {}) },
       keepAliveTimeout: options.keepAliveTimeoutMs,
       connections: options.connections,
       // Never pipeline: a rebuild queued behind another request on one socket could be lost with

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ComputeConfigError, computeConfigFromEnv } from '../../../lib/openstack/config.js';
@@ -105,6 +106,28 @@ describe('computeConfigFromEnv', () => {
     expect(error.message).toContain('OS_USERNAME, OS_PASSWORD and OS_APPLICATION_CREDENTIAL_ID, OS_APPLICATION_CREDENTIAL_SECRET');
     expect(error.message).not.toContain(PASSWORD);
     expect(error.message).not.toContain(APP_SECRET);
+  });
+
+  it('lets OS_AUTH_TYPE choose when an openrc sets both kinds of credential, as the openstack CLI does', () => {
+    expect(computeConfigFromEnv({ ...passwordEnv, ...appCredEnv, OS_AUTH_TYPE: 'v3applicationcredential' }).kind).toBe('applicationCredential');
+    expect(computeConfigFromEnv({ ...appCredEnv, ...passwordEnv, OS_AUTH_TYPE: 'password' })).toMatchObject({ kind: 'password', username: 'acc-user' });
+    expect(computeConfigFromEnv({ ...passwordEnv, ...appCredEnv, OS_AUTH_TYPE: 'v3password' }).kind).toBe('password');
+    // Chosen, the kind must be complete: the other kind's variables do not stand in for it.
+    expect(configError({ ...passwordEnv, OS_AUTH_TYPE: 'v3applicationcredential' }).message).toContain('OS_APPLICATION_CREDENTIAL_ID is not set');
+    expect(configError({ ...appCredEnv, OS_AUTH_TYPE: 'password' }).message).toContain('needs OS_USERNAME and OS_PASSWORD');
+    expect(configError({ ...passwordEnv, OS_AUTH_TYPE: 'token' }).message).toBe('OS_AUTH_TYPE must be one of password, v3password, v3applicationcredential, applicationcredential');
+    // Without it, both kinds are still a contradiction, and the message says how to choose.
+    expect(configError({ ...passwordEnv, ...appCredEnv }).message).toContain('with OS_AUTH_TYPE');
+  });
+
+  it('reads a private CA from the file OS_CACERT names, or its PEM text from OS_CACERT_PEM', () => {
+    const file = fileURLToPath(new URL('./fixtures/tls/test-only-cert.pem', import.meta.url));
+    const fromFile = computeConfigFromEnv({ ...passwordEnv, OS_CACERT: file });
+    expect(fromFile.caCert).toContain('-----BEGIN CERTIFICATE-----');
+    expect(computeConfigFromEnv({ COMPUTE_URL: 'https://nova.example/v2.1', COMPUTE_TOKEN: FIXED_TOKEN, OS_CACERT_PEM: fromFile.caCert }).caCert?.trim()).toBe(fromFile.caCert?.trim());
+    expect(configError({ ...passwordEnv, OS_CACERT: '/nonexistent/ca.pem' }).message).toBe('OS_CACERT names a file that cannot be read (ENOENT): /nonexistent/ca.pem');
+    expect(configError({ ...passwordEnv, OS_CACERT_PEM: 'not a certificate' }).variables).toEqual(['OS_CACERT_PEM']);
+    expect(configError({ ...passwordEnv, OS_CACERT: file, OS_CACERT_PEM: fromFile.caCert }).variables).toEqual(['OS_CACERT', 'OS_CACERT_PEM']);
   });
 
   it('refuses credentials without OS_AUTH_URL', () => {

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ComputeTransportError } from '../../../lib/openstack/compute.js';
@@ -155,5 +158,32 @@ describe('isCertainlyUnsent', () => {
   it('is true for an AggregateError (happy eyeballs) only when every address failed to connect', () => {
     expect(isCertainlyUnsent(new AggregateError([withCode('ECONNREFUSED'), withCode('ENETUNREACH')]))).toBe(true);
     expect(isCertainlyUnsent(new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNRESET')]))).toBe(false);
+  });
+});
+
+describe('a cloud behind a private CA', () => {
+  const tls = (name: string) => readFileSync(fileURLToPath(new URL(`./fixtures/tls/test-only-${name}.pem`, import.meta.url)), 'utf8');
+  let server: HttpsServer;
+  let url: string;
+  beforeAll(async () => {
+    server = createHttpsServer({ cert: tls('cert'), key: tls('key') }, (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ itemNotFound: { code: 404, message: 'Instance could not be found.' } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/v2.1/{tenant_id}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it("is reached when OS_CACERT names the CA its certificate chains to, and refused (nothing sent) without it", async () => {
+    const trusting = createComputeApi(computeConfigFromEnv({ COMPUTE_URL: url, COMPUTE_TOKEN: 'token', OS_CACERT_PEM: tls('cert') }));
+    const answer = await trusting.getServer(TARGET, SERVER);
+    expect(answer).toMatchObject({ ok: false, status: 404 });
+    const strict = createComputeApi(computeConfigFromEnv({ COMPUTE_URL: url, COMPUTE_TOKEN: 'token' }));
+    const error = await thrown(strict.getServer(TARGET, SERVER));
+    expect(error).toBeInstanceOf(ComputeTransportError);
+    // A certificate the client does not trust is refused before any request is written.
+    expect((error as ComputeTransportError).maybeSent).toBe(false);
+    expect((error as Error).message).toMatch(/SELF_SIGNED|self-signed/i);
   });
 });
