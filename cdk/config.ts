@@ -73,6 +73,12 @@ export interface StackSettings {
   grants: string;
   /** Where job status events go and how long ended jobs' reports are kept. */
   notifications: { eventBusName: string; reportRetentionDays: number };
+  /**
+   * The subnets and security groups the functions that call the cloud (worker, sweeper) run in:
+   * for a Keystone and Nova on a private network, or to leave through the account's NAT gateway
+   * from a fixed address the cloud can allow-list. Unset: Lambda's own network.
+   */
+  vpc?: { subnetIds: string[]; securityGroupIds: string[] };
 }
 
 /** The API function's own limits when nothing is set (lib/settings.ts is their one source). */
@@ -132,6 +138,8 @@ export const CONTEXT_KEYS = [
   'grants',
   'eventBusName',
   'reportRetentionDays',
+  'vpcSubnetIds',
+  'vpcSecurityGroupIds',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -168,6 +176,8 @@ const RETENTION_DAYS = new Set<number>(
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
 /** EventBridge's rule for a bus name (a custom bus, or `default`). */
 const EVENT_BUS_NAME = /^[/.\-_A-Za-z0-9]{1,256}$/;
 
@@ -256,6 +266,7 @@ export function settingsFromContext(ctx: Context): StackSettings {
       // S3 lifecycle rules count whole days; ten years is as long as anyone keeps a night's report.
       reportRetentionDays: integer(ctx, 'reportRetentionDays', DEFAULTS.reportRetentionDays, { min: 1, max: 3650 }),
     },
+    ...vpcOf(ctx),
   };
   try {
     apiConfigFromEnv({ ...apiEnvironment(settings), TABLE_NAME: '-', QUEUE_URL: '-' });
@@ -263,6 +274,31 @@ export function settingsFromContext(ctx: Context): StackSettings {
     throw new StackConfigError(contextNameOf((err as Error).message));
   }
   return settings;
+}
+
+/** A list parameter: `a,b` on the command line, or a JSON array in cdk.json. */
+function list(ctx: Context, key: ContextKey): string[] {
+  const raw = ctx[key];
+  if (raw === undefined || raw === null || raw === '') return [];
+  const items = Array.isArray(raw) ? raw : String(raw).split(',');
+  return items.map((v) => String(v).trim()).filter((v) => v !== '');
+}
+
+function vpcOf(ctx: Context): Pick<StackSettings, 'vpc'> {
+  const subnetIds = list(ctx, 'vpcSubnetIds');
+  const securityGroupIds = list(ctx, 'vpcSecurityGroupIds');
+  if (subnetIds.length === 0 && securityGroupIds.length === 0) return {};
+  if (subnetIds.length === 0 || securityGroupIds.length === 0) {
+    throw new StackConfigError(`${subnetIds.length === 0 ? 'vpcSecurityGroupIds' : 'vpcSubnetIds'} is set without ${subnetIds.length === 0 ? 'vpcSubnetIds' : 'vpcSecurityGroupIds'}: the worker needs both to run in a VPC (private subnets with a route to Keystone, Nova and the AWS APIs; a security group allowing that egress)`);
+  }
+  const badSubnet = subnetIds.find((id) => !SUBNET_ID.test(id));
+  if (badSubnet !== undefined) throw new StackConfigError(`vpcSubnetIds must be subnet ids (subnet-0123abcd...); "${badSubnet}" is not one`);
+  const badGroup = securityGroupIds.find((id) => !SECURITY_GROUP_ID.test(id));
+  if (badGroup !== undefined) throw new StackConfigError(`vpcSecurityGroupIds must be security group ids (sg-0123abcd...); "${badGroup}" is not one`);
+  // Lambda's own limits on a function's VPC configuration.
+  if (subnetIds.length > 16) throw new StackConfigError(`vpcSubnetIds names ${subnetIds.length} subnets; Lambda takes at most 16`);
+  if (securityGroupIds.length > 5) throw new StackConfigError(`vpcSecurityGroupIds names ${securityGroupIds.length} security groups; Lambda takes at most 5`);
+  return { vpc: { subnetIds: [...new Set(subnetIds)], securityGroupIds: [...new Set(securityGroupIds)] } };
 }
 
 function eventBusNameOf(ctx: Context): string {

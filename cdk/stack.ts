@@ -58,6 +58,9 @@ export class BulkRebuildStack extends Stack {
       openStack: openStackEnvironment(s.openstack),
       logRetention: s.logRetention,
     });
+    // The two functions that call Keystone and Nova; the API and the notifier only reach AWS.
+    const inVpc = s.vpc ? [worker, sweeper] : [];
+    for (const f of inVpc) f.placeInVpc(s.vpc as NonNullable<typeof s.vpc>);
     const notifications = new JobNotifications(this, 'Notifications', {
       table: table.table,
       eventBusName: s.notifications.eventBusName,
@@ -91,7 +94,7 @@ export class BulkRebuildStack extends Stack {
     });
 
     // The notifier's wildcards are its own (the stream's listing beside X-Ray's): cdk/constructs/notifications.ts.
-    this.acknowledgeFindings([apiFunction, worker, sweeper], [notifications.notifier]);
+    this.acknowledgeFindings([apiFunction, worker, sweeper], [notifications.notifier], inVpc);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; requests are signed with SigV4 (service execute-api)' });
     new CfnOutput(this, 'OpenStackSecretArn', {
@@ -112,7 +115,7 @@ export class BulkRebuildStack extends Stack {
   }
 
   /** cdk-nag findings that are by design, each with its reason, on the construct it is about. */
-  private acknowledgeFindings(functions: ServiceFunction[], runtimeOnly: ServiceFunction[]): void {
+  private acknowledgeFindings(functions: ServiceFunction[], runtimeOnly: ServiceFunction[], inVpc: ServiceFunction[]): void {
     for (const f of [...functions, ...runtimeOnly]) {
       Validations.of(f.fn).acknowledge({
         id: 'AwsSolutions-L1',
@@ -122,7 +125,9 @@ export class BulkRebuildStack extends Stack {
     for (const f of functions) {
       Validations.of(f).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions, so their only resource is *.',
+        reason: inVpc.includes(f)
+          ? "X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) and, in the operator's VPC, the EC2 network-interface actions Lambda needs to place the function there (AWSLambdaVPCAccessExecutionRole's): none has a resource narrower than *."
+          : 'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions, so their only resource is *.',
       });
     }
   }

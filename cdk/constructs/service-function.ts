@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, RecursiveLoop, Runtime, RuntimeFamily, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type CfnFunction, RecursiveLoop, Runtime, RuntimeFamily, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -151,6 +151,23 @@ export class ServiceFunction extends Construct {
     this.fn.addEnvironment('QUEUE_URL', queue.queueUrl);
     if (access.send) queue.grantSendMessages(this.fn);
     if (access.consume) queue.grantConsumeMessages(this.fn);
+  }
+
+  /**
+   * Runs the function in these subnets with these security groups, and lets Lambda manage its
+   * network interfaces there. Set on the CloudFormation resource directly: the VPC is the
+   * operator's and the stack makes no lookups, and CDK's `vpc` prop would want the VPC described
+   * (and attach AWSLambdaVPCAccessExecutionRole, a managed policy this stack does without).
+   */
+  placeInVpc(vpc: { subnetIds: string[]; securityGroupIds: string[] }): void {
+    (this.fn.node.defaultChild as CfnFunction).vpcConfig = { subnetIds: vpc.subnetIds, securityGroupIds: vpc.securityGroupIds };
+    // What AWSLambdaVPCAccessExecutionRole grants; EC2's network-interface actions take no resource
+    // narrower than * here (Lambda creates the interfaces itself, in the function's name).
+    Grant.addToPrincipal({
+      grantee: this.fn,
+      actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+      resourceArns: ['*'],
+    });
   }
 
   /** Sets OPENSTACK_SECRET_ARN and grants reading that secret. */

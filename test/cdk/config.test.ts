@@ -25,6 +25,18 @@ describe('stack parameters', () => {
     expect(DEFAULTS.maxConcurrency).toBe(10);
   });
 
+  it('places the worker in a VPC only with subnets and security groups both given, each checked', () => {
+    expect(settingsFromContext({ keystoneUrl: KEYSTONE }).vpc).toBeUndefined();
+    expect(settingsFromContext({ keystoneUrl: KEYSTONE, vpcSubnetIds: 'subnet-0a1b2c3d, subnet-0a1b2c3e', vpcSecurityGroupIds: ['sg-0123abcd'] }).vpc).toEqual({
+      subnetIds: ['subnet-0a1b2c3d', 'subnet-0a1b2c3e'],
+      securityGroupIds: ['sg-0123abcd'],
+    });
+    expect(refused({ keystoneUrl: KEYSTONE, vpcSubnetIds: 'subnet-0a1b2c3d' })).toThrow(/vpcSubnetIds is set without vpcSecurityGroupIds/);
+    expect(refused({ keystoneUrl: KEYSTONE, vpcSecurityGroupIds: 'sg-0123abcd' })).toThrow(/vpcSecurityGroupIds is set without vpcSubnetIds/);
+    expect(refused({ keystoneUrl: KEYSTONE, vpcSubnetIds: 'vpc-0a1b2c3d', vpcSecurityGroupIds: 'sg-0123abcd' })).toThrow(/"vpc-0a1b2c3d" is not one/);
+    expect(refused({ keystoneUrl: KEYSTONE, vpcSubnetIds: 'subnet-0a1b2c3d', vpcSecurityGroupIds: 'default' })).toThrow(/vpcSecurityGroupIds must be security group ids/);
+  });
+
   it('refuses a bus name EventBridge would refuse, and a report retention S3 cannot keep', () => {
     expect(refused({ keystoneUrl: KEYSTONE, eventBusName: 'ops bus' })).toThrow(/eventBusName must be an EventBridge bus name/);
     expect(refused({ keystoneUrl: KEYSTONE, reportRetentionDays: '0' })).toThrow(/reportRetentionDays must be an integer from 1 to 3650/);

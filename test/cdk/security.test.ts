@@ -26,6 +26,7 @@ function acknowledgments(root: IConstruct): { path: string; id: string; reason: 
 
 const VARIANTS: [string, Record<string, unknown>][] = [
   ['Keystone, created secret, no alarm topic (cdk.json)', {}],
+  ['Keystone in a private network: worker and sweeper in a VPC', { vpcSubnetIds: 'subnet-0a1b2c3d', vpcSecurityGroupIds: 'sg-0123abcd' }],
   ['Keystone, alarm e-mail (a topic is created)', { alarmEmail: 'ops@example.com', osRegionName: 'RegionOne' }],
   [
     'fixed endpoint, existing secret, existing topic',

@@ -505,3 +505,29 @@ describe('notifications', () => {
     expect(resource(custom.template, 'AWS::Lambda::Function', 'NotificationsNotifier').Properties.Environment.Variables.EVENT_BUS_NAME).toBe('ops-bus');
   });
 });
+
+describe('private clouds', () => {
+  const VPC = { vpcSubnetIds: 'subnet-0a1b2c3d,subnet-0a1b2c3e', vpcSecurityGroupIds: 'sg-0123abcd' };
+
+  it('runs the worker and the sweeper in the given subnets and security groups, the API and notifier outside', () => {
+    const { template } = synth(VPC);
+    const config = (prefix: string) => resource(template, 'AWS::Lambda::Function', prefix).Properties.VpcConfig;
+    for (const prefix of ['WorkerFunction', 'SweeperFunction']) {
+      expect(config(prefix)).toEqual({ SubnetIds: ['subnet-0a1b2c3d', 'subnet-0a1b2c3e'], SecurityGroupIds: ['sg-0123abcd'] });
+    }
+    expect(config('ApiFunction')).toBeUndefined();
+    expect(config('NotificationsNotifier')).toBeUndefined();
+    expect(fn('WorkerFunction').VpcConfig).toBeUndefined(); // cdk.json's own stack: Lambda's network
+  });
+
+  it("lets them manage their network interfaces there, with an inline grant and no managed policy", () => {
+    const { template } = synth(VPC);
+    const role = (resource(template, 'AWS::Lambda::Function', 'WorkerFunction').Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
+    const granted = statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
+    for (const a of ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface']) expect(granted).toContain(a);
+    for (const r of Object.values(resourcesOf(template, 'AWS::IAM::Role'))) expect(r.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+});
