@@ -5,10 +5,20 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LOCAL_PRINCIPAL } from './gateway.js';
 import { DEFAULT_IMAGES, optionsFromEnv } from './sim/index.js';
+import { CloudsYamlError, cloudsYamlEnv } from './clouds-yaml.js';
 import { startLocalStack } from './stack.js';
 
 const clean = process.argv.includes('--clean');
 const dataDir = process.env.LOCAL_DATA_DIR ?? '.local-data';
+
+let cloudEnv: Record<string, string>;
+try {
+  cloudEnv = cloudsYamlEnv(process.env);
+} catch (err) {
+  if (!(err instanceof CloudsYamlError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}
 
 const stack = await startLocalStack({
   apiPort: Number(process.env.PORT ?? 3000),
@@ -17,8 +27,8 @@ const stack = await startLocalStack({
   dataDir,
   clean,
   // The worker's own defaults, against the simulator as against a real cloud: its watcher adapts its
-  // pace to what the rebuilds take.
-  env: process.env,
+  // pace to what the rebuilds take. OS_CLOUD reads clouds.yaml as the openstack CLI does.
+  env: { ...process.env, ...cloudEnv },
   logger: new Logger({ serviceName: 'rebuild-local', logLevel: (process.env.LOG_LEVEL ?? 'WARN') as 'WARN' }),
   // What EventBridge carries in the cloud: one line per job status change (all of it in events.jsonl).
   onEvent: (e) =>
@@ -39,7 +49,7 @@ Bulk rebuild service running locally.
   DynamoDB   ${stack.aws.dynamoEndpoint}   table rebuild-jobs, data in ${dataDir}${clean ? ' (started clean)' : ''}
   SQS        ${stack.aws.sqsEndpoint}   ${stack.sqs.queueUrl}
   Events     ${dataDir}/events.jsonl (a line here too), reports of ended jobs in ${dataDir}/reports/
-  Compute    ${sim ? `simulator ${sim.url}: project ${sim.tenantId}, servers ${sim.serverIds.join(' ')}, images ${DEFAULT_IMAGES.map((i) => i.id).join(' ')}` : process.env.COMPUTE_URL ?? process.env.OS_AUTH_URL}
+  Compute    ${sim ? `simulator ${sim.url}: project ${sim.tenantId}, servers ${sim.serverIds.join(' ')}, images ${DEFAULT_IMAGES.map((i) => i.id).join(' ')}` : (stack.workerEnv.COMPUTE_URL ?? stack.workerEnv.OS_AUTH_URL)}
 
 Try:
   API=${api}
