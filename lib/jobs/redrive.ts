@@ -27,7 +27,7 @@ import { recordNotQueued } from './submit.js';
 import { loadJob } from './views.js';
 
 /** The statuses a redrive may run again. */
-const REDRIVABLE = ['FAILED', 'CANCELLED'] as const;
+export const REDRIVABLE = ['FAILED', 'CANCELLED'] as const;
 type Redrivable = (typeof REDRIVABLE)[number];
 /** Servers read per page while gathering those to run again. */
 const PAGE = 1000;

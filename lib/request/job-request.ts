@@ -55,7 +55,7 @@ export interface JobRequest {
  * to 24 h (a rebuild window is a night; messages are kept 4 days, so a deadline always expires
  * while its messages still exist).
  */
-const optionsSchema = z.strictObject({
+export const optionsSchema = z.strictObject({
   microversion: z.string().optional(),
   maxAttempts: z.number().int().min(1, 'is less than the minimum of 1').max(100, 'is greater than the maximum of 100').optional(),
   deadlineSeconds: z.number().int().min(60, 'is less than the minimum of 60').max(86400, 'is greater than the maximum of 86400').optional(),

@@ -185,6 +185,9 @@ export function normaliseRebuild(body: RebuildRequest): RebuildRequest {
   return { ...body, imageRef: imageIdFromRef(body.imageRef) ?? body.imageRef };
 }
 
+/** The widest rebuild body's schema, for the API's documentation (openapi.ts). */
+export const widestRebuild = anyRebuild;
+
 /** JSON Schema of the widest rebuild body, for the API documentation. */
 export function rebuildJsonSchema(): unknown {
   return z.toJSONSchema(anyRebuild, { unrepresentable: 'any' });

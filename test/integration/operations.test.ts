@@ -8,6 +8,7 @@ import type { ComputeSimulator } from '../../local/sim/index.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import type { JobStatusEvent } from '../../lib/jobs/events.js';
 import { IMAGE, StackClient } from '../support/client.js';
+import { expectOpenApi } from '../support/openapi.js';
 
 const FAST = {
   WATCH_FIRST_LOOK_SECONDS: '1',
@@ -50,6 +51,7 @@ describe('pause, resume, update', () => {
     const paused = await client.action(id, { pause: null });
     expect(paused.status).toBe(202);
     expect(paused.json.rebuildJob).toMatchObject({ status: 'PAUSED', paused: { by: expect.stringContaining('local') } });
+    expectOpenApi('RebuildJob', paused.json);
     // Whatever was in flight when the pause landed ends, and every waiting server takes a step
     // after the pause (its record moves on): each of those steps sent nothing.
     const pausedAt = Date.parse(paused.json.rebuildJob.paused.at as string);
@@ -162,6 +164,9 @@ describe('redrive', () => {
     // Rebuilt once per run it took part in: the redriven server twice, the rest once.
     expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 1, 2, 1]);
     const list = await client.servers(id);
+    // Every field these answers carry (runs, faults, times) is one the OpenAPI document names.
+    expectOpenApi('RebuildJobServers', (await client.get(`/rebuild-jobs/${id}/servers`)).json);
+    expectOpenApi('RebuildJob', (await client.get(`/rebuild-jobs/${id}`)).json);
     expect(list.find((s) => s.id === ids[2])?.runs).toEqual([expect.objectContaining({ status: 'FAILED', faultName: 'serverError', attempts: 1 })]);
     expect(list.find((s) => s.id === ids[0])?.runs).toBeUndefined();
     // Nothing to run again now.
@@ -184,7 +189,7 @@ describe('redrive', () => {
     sim.setServerState(ids[0] as string, { taskState: 'rebooting' });
     const id = await client.submit(ids.map((s) => ({ id: s })), {}, { imageRef: IMAGE });
     expect((await client.action(id, { redrive: { status: ['FAILED'] } })).status).toBe(409);
-    await client.cancel(id);
+    expectOpenApi('RebuildJob', (await client.cancel(id)).json);
     sim.setServerState(ids[0] as string, { taskState: null });
     const ended = await client.untilEnded(id);
     expect(ended.counts.CANCELLED).toBeGreaterThan(0);
