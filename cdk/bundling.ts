@@ -30,6 +30,13 @@ export const BUNDLE_BUDGETS: Record<keyof typeof ENTRIES, number> = { api: 300 *
 export const NODE_MAJOR = 24;
 
 /**
+ * Code the bundles leave out because it never runs: undici 8's second HTTP parser ("milo", two
+ * WebAssembly builds, 150 KB) loads only when UNDICI_USE_MILO is set, which these functions never
+ * do; the parser they use is llhttp, undici's default. Left as a `require` that is never reached.
+ */
+export const NEVER_LOADED = ['../milo/*'];
+
+/**
  * The AWS SDK v3 is left out of the bundles: the nodejs24.x runtime ships it (`@aws-sdk/*` in
  * /var/runtime/node_modules, importable from ES modules), and bundling the DynamoDB, SQS and
  * Secrets Manager clients would add about 360 KB minified to each function (measured with
@@ -37,7 +44,7 @@ export const NODE_MAJOR = 24;
  * is that the SDK version is the runtime's, not package-lock's; the calls used (GetItem, Query,
  * TransactWriteItems, SendMessageBatch, GetSecretValue...) are years old and stable.
  */
-export const EXTERNAL_MODULES = ['@aws-sdk/*'];
+export const EXTERNAL_MODULES = ['@aws-sdk/*', ...NEVER_LOADED];
 
 /**
  * The bundle is an ES module (the worker awaits its secret at the top level); CommonJS

@@ -27,6 +27,7 @@ const env = {
   QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/000000000000/q',
   COMPUTE_URL: 'https://nova.invalid/v2.1/{tenant_id}',
   COMPUTE_TOKEN: 'x',
+  EVENT_BUS_NAME: 'default',
 };
 const rows: { fn: string; medianMs: number }[] = [];
 try {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { type Metafile, build, version as esbuildVersion } from 'esbuild';
-import { BUNDLE_BUDGETS, ENTRIES, EXTERNAL_MODULES, PROJECT_ROOT, TARGET, lambdaBuildOptions } from '../cdk/bundling.js';
+import { BUNDLE_BUDGETS, ENTRIES, EXTERNAL_MODULES, NEVER_LOADED, PROJECT_ROOT, TARGET, lambdaBuildOptions } from '../cdk/bundling.js';
 
 export interface BundleSize {
   name: string;
@@ -30,7 +30,7 @@ export async function measureBundle(name: string, entry: string, options: { bund
     ...lambdaBuildOptions(entry),
     // The stack writes a source map beside the bundle; it is not loaded unless a stack trace is printed.
     sourcemap: false,
-    external: options.bundleSdk ? [] : EXTERNAL_MODULES,
+    external: options.bundleSdk ? NEVER_LOADED : EXTERNAL_MODULES,
     outfile: join(PROJECT_ROOT, 'index.mjs'),
     write: false,
     metafile: true,
