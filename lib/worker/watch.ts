@@ -101,11 +101,13 @@ const MAX_WATCH_PAGES = 10;
 /** The preflight never costs more than one list page per this many servers of the job. */
 const PREFLIGHT_SERVERS_PER_PAGE = 10;
 /**
- * A list is used for a server only if it was started this long after the server's 202 was recorded:
- * the two times come from different workers' clocks (NTP-synced hosts agree within milliseconds), and
- * a server skipped is seen in the next look, seconds later.
+ * A list is used for a server only if it was started this long after the server's 202 was recorded
+ * (acceptedAt is read after the 202, listedAt before the list is sent, so on one clock "after" is
+ * enough): the two times come from different workers' clocks, which NTP-synced hosts keep within
+ * milliseconds. A quarter of a second is far beyond that, and short enough not to hold a sub-second
+ * rebuild's slot for another look; a server skipped is seen in the next look.
  */
-const ACCEPTED_CLOCK_MARGIN_MS = 1000;
+const ACCEPTED_CLOCK_MARGIN_MS = 250;
 /** Rounds of re-reading servers someone else moved while the watcher ended them. */
 const END_ROUNDS = 3;
 

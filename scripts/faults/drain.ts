@@ -159,7 +159,15 @@ export async function runDrain(ctx: ScenarioContext, plan: DrainPlan): Promise<v
 
   ctx.phase = 'waiting for the job to end';
   const waitSeconds = Math.max(10, Math.floor(ctx.remainingSeconds() - CHECK_RESERVE_SECONDS));
+  const progress = process.env.FAULTS_DEBUG
+    ? setInterval(() => {
+        void stack.store.getJob(d.jobId).then((j) =>
+          console.error(`DEBUG ${((Date.now() - d.submittedAt) / 1000).toFixed(0)}s`, JSON.stringify({ counts: j?.counts, inFlight: j?.inFlight, watch: j?.watch && { gen: j.watch.gen, tick: j.watch.tick, next: j.watch.nextLookAt, mode: j.watch.mode, preflight: j.watch.preflight } })),
+        );
+      }, 10_000)
+    : undefined;
   const ended = await client.untilEnded(d.jobId, waitSeconds, ctx.signal);
+  if (progress) clearInterval(progress);
   const endedAt = ended.job?.completedAt ? Date.parse(ended.job.completedAt) : Date.now();
   ctx.figures.drain = `${((endedAt - d.submittedAt) / 1000).toFixed(1)}s`;
   // The status is derived from the counters, completedAt written just after the last transition:
