@@ -419,7 +419,9 @@ export class Step {
    */
   private async accepted(rec: ServerRecord, computeRequestId: string | undefined, settled?: ServerEndView): Promise<StepResult> {
     const first = this.deps.settings.watch.safetyNetSeconds;
-    if (!settled) await this.schedule(rec.seq + 1, 'follow', first);
+    // Sent even when the server ends below: should the end's write fail, this message follows the
+    // accepted server; once it has ended, the message finds another seq and is dropped.
+    await this.schedule(rec.seq + 1, 'follow', first);
     const ids = computeRequestId && !(rec.computeRequestIds ?? []).includes(computeRequestId) ? [...(rec.computeRequestIds ?? []), computeRequestId] : rec.computeRequestIds;
     const moved = await this.move(rec, {
       status: 'ACCEPTED',
@@ -488,7 +490,15 @@ export class Step {
       answer = { kind: 'unknown', message: this.text.error(err) };
     }
     this.metric('Verified', answer.kind);
-    if (answer.kind === 'ours') return this.accepted(rec, answer.novaRequestId, await this.endedAlready(rec));
+    if (answer.kind === 'ours') {
+      // Ended at once only when nothing of ours can still act: the rebuild found is certainly ours
+      // (by its request id), or the attempt can no longer be taken (the settle time passed). A
+      // window match could be someone else's rebuild while ours is still on its way: then the server
+      // keeps its lock and slot, and the watcher and safety net follow it, as for any 202.
+      const settledAt = Date.parse(uncertainty.lastAttemptAt) + this.deps.settings.settleSeconds * 1000;
+      const nothingInFlight = answer.by === 'requestId' || this.now.getTime() >= settledAt;
+      return this.accepted(rec, answer.novaRequestId, nothingInFlight ? await this.endedAlready(rec) : undefined);
+    }
     if (answer.kind === 'gone') return this.end(rec, 'FAILED', { name: 'itemNotFound', message: this.text.clean(answer.message), status: 404 });
     const mark: Change = { status: 'RETRY_WAIT', claimedUntil: undefined, uncertain: uncertainty, everUncertain: true };
     if (answer.kind === 'unknown') {

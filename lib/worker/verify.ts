@@ -32,8 +32,12 @@ const NOVA_HOSTS_MARGIN_MS = 60_000;
 const WHOLE_SECONDS_MARGIN_MS = 2_000;
 
 export type CloudAnswer =
-  /** A rebuild of ours was taken (its Nova request id when the actions show it). */
-  | { kind: 'ours'; novaRequestId?: string }
+  /**
+   * A rebuild of ours was taken (its Nova request id when the actions show it). `by`: how it was
+   * known — Nova's request id of one of our attempts (certain), an action started within the window
+   * (which could be someone else's rebuild), or a rebuild running now.
+   */
+  | { kind: 'ours'; novaRequestId?: string; by: 'requestId' | 'window' | 'taskState' }
   /** No rebuild of ours in the cloud's records, which could be read. */
   | { kind: 'absent' }
   /** The server no longer exists. */
@@ -64,9 +68,9 @@ export async function askCloud(
       const earlier = new Set((rec.runs ?? []).flatMap((r) => r.computeRequestIds ?? []));
       const rebuilds = actions.body.instanceActions.filter((a) => a.action === 'rebuild' && !earlier.has(a.request_id));
       const byId = rebuilds.find((a) => uncertainty.novaRequestIds.includes(a.request_id));
-      if (byId) return { kind: 'ours', novaRequestId: byId.request_id };
+      if (byId) return { kind: 'ours', novaRequestId: byId.request_id, by: 'requestId' };
       const inWindow = rebuilds.find((a) => novaTime(a.start_time) >= windowStart);
-      if (inWindow) return { kind: 'ours', novaRequestId: inWindow.request_id };
+      if (inWindow) return { kind: 'ours', novaRequestId: inWindow.request_id, by: 'window' };
     } else if (actions.status === 404) {
       return { kind: 'gone', message: actions.message };
     }
@@ -76,7 +80,7 @@ export async function askCloud(
       return { kind: 'unknown', message: server.message };
     }
     const task = server.body.server['OS-EXT-STS:task_state'] ?? '';
-    if (task.startsWith('rebuild')) return { kind: 'ours' };
+    if (task.startsWith('rebuild')) return { kind: 'ours', by: 'taskState' };
     return actions.ok ? { kind: 'absent' } : { kind: 'unknown', message: actions.message };
   } catch (err) {
     if (err instanceof ComputeTransportError || err instanceof ComputeAuthError) return { kind: 'unknown', message: err.message };

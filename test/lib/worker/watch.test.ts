@@ -238,6 +238,26 @@ describe('the watcher', () => {
     expect(job.finalStatus).toBe('SUCCEEDED');
   });
 
+  it("does not end at once a server whose 'ours' is only a rebuild in the window while its own attempt may still act", async () => {
+    const w = new World({ servers: 1, rebuildMs: 1_000, lateMs: 30_000 });
+    const id = w.ids[0]!;
+    // An operator rebuilt the server a moment ago, to another image.
+    await w.cloud.rebuild({ tenantId: 'x', microversion: '2.1' }, id, { imageRef: 'c4f2b8f1-3a5e-4d1b-9a57-2f0e6d8b9c31' }, 'op');
+    w.now += 2_000;
+    await w.submit();
+    // Our attempt gets a 504 while Nova holds it (it acts 30 s later): its outcome is unknown.
+    w.cloud.rebuildFaults = ['actLate'];
+    const step = () => w.deliver(w.queue.visible().find((m) => !isWatchMessage(m.msg))!);
+    expect(await step()).toBe('verify-scheduled');
+    expect((await w.record(id)).uncertain).toBeDefined();
+    // The first look finds the operator's rebuild in the window, already over on its image. It may
+    // be taken for ours, but the server is not ended on it: our own attempt can still act, so the
+    // server keeps its lock and slot and is followed like any accepted rebuild.
+    w.now += 5_000;
+    expect(await step()).toBe('accepted');
+    expect((await w.record(id)).status).toBe('ACCEPTED');
+  });
+
   it("never ends a server from a list taken while its rebuild call was on its way (a slow step's 202 comes after the list)", async () => {
     const w = new World({ servers: 2, rebuildMs: 30_000 });
     w.cloud.reboot(w.ids[1]!, 500);
