@@ -28,6 +28,8 @@ import type { JobStore } from '../lib/jobs/ports.js';
 const POLL_MS = 250;
 /** A failed telling is tried again after this: the outlets are local files, so a failure is rare and brief. */
 const RETRY_MS = 1000;
+/** At stop, how long the notifier may still read what the stream holds: a few reads, bounded so a stop never hangs. */
+const DRAIN_MS = 3000;
 
 export interface LocalNotifierOptions {
   /** Where events.jsonl and reports/ are written; without it they are kept in memory only. */
@@ -109,7 +111,9 @@ export async function startLocalNotifier(
       try {
         return await iterator(shardId, 'AFTER_SEQUENCE_NUMBER', from);
       } catch {
-        // The shard no longer holds that record (trimmed, or the table was made again): read from now.
+        // The shard no longer holds that record (trimmed, or the table was made again): read it
+        // from its start. At least once: a change told twice rather than one never told.
+        return iterator(shardId, 'TRIM_HORIZON');
       }
     }
     return iterator(shardId, isNew ? 'TRIM_HORIZON' : 'LATEST');
@@ -142,6 +146,8 @@ export async function startLocalNotifier(
   await resume(true);
 
   let stopping = false;
+  /** Set by stop(): the loop tells what the stream still holds, then ends (within DRAIN_MS). */
+  let drainingSince: number | undefined;
   const loop = (async () => {
     while (!stopping) {
       let busy = false;
@@ -184,6 +190,7 @@ export async function startLocalNotifier(
         await sleep(RETRY_MS);
         await resume(false).catch(() => undefined); // still down: the next round fails and tries again
       }
+      if (drainingSince !== undefined && (!busy || Date.now() - drainingSince > DRAIN_MS)) break;
       if (!busy) await sleep(POLL_MS);
     }
   })();
@@ -192,6 +199,9 @@ export async function startLocalNotifier(
     events,
     reports,
     stop: async () => {
+      // The worker and the API stopped first: what they wrote last is told before the table goes.
+      drainingSince = Date.now();
+      await Promise.race([loop, sleep(DRAIN_MS + POLL_MS)]);
       stopping = true;
       await loop;
       streams.destroy();

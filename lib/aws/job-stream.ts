@@ -40,9 +40,10 @@ export async function tellRecords(
 ): Promise<{ told: JobStatusEvent[]; failedAt?: string }> {
   const told: JobStatusEvent[] = [];
   for (const record of records) {
-    const change = jobChangeOf(record);
-    if (!change) continue;
     try {
+      // Inside the try: a record that cannot be read fails alone, named, not the batch around it.
+      const change = jobChangeOf(record);
+      if (!change) continue;
       const event = await tell(change, deps);
       if (event) told.push(event);
     } catch (err) {
