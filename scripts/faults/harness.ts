@@ -48,8 +48,14 @@ export class BudgetExceededError extends Error {
   override readonly name = 'BudgetExceededError';
 }
 
-/** Cleanups must not hang the suite either: each gets this long. */
-const CLEANUP_TIMEOUT_MS = 30_000;
+/**
+ * Cleanups must not hang the suite either: each gets this long. Stopping the stack waits for the
+ * worker's invocations in flight, as Lambda lets them finish, and one may legitimately run up to the
+ * worker's timeout (60 s, WORKER_TIMEOUT in cdk/constructs/functions.ts); fifteen seconds more for
+ * the stand-ins' own stops. (30 s was too short: after the 1,000-server drain, watcher invocations
+ * waited about 15 s behind the suite's own table scan on DynamoDB Local, and the stop took 29 s.)
+ */
+const CLEANUP_TIMEOUT_MS = 75_000;
 
 /** Sleeps, unless the scenario is aborted first (then throws). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
