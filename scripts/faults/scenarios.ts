@@ -415,12 +415,15 @@ const deadLetters: Scenario = {
         // them five times would: nothing of theirs is left to deliver.
         const sqs = new SQSClient({ region: d.stack.aws.region, credentials: d.stack.aws.credentials, endpoint: d.stack.aws.sqsEndpoint });
         try {
-          const waiting = new Set(d.serverIds.slice(150));
-          for (let round = 0; round < 50 && moved.size < 10; round++) {
-            const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: d.stack.sqs.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60 }));
+          // Any server not yet sent whose message is due now (a waiting server's message may be
+          // parked for a while, so the first ten that show up are taken, whichever they are).
+          const waiting = new Set(d.serverIds.filter((id) => !crashing.has(id)));
+          const unsent = async (id: string) => ['QUEUED', 'RETRY_WAIT'].includes((await d.stack.store.getServer(d.jobId, id))?.status ?? '');
+          for (let round = 0; round < 200 && moved.size < 10; round++) {
+            const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: d.stack.sqs.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 1 }));
             for (const m of out.Messages ?? []) {
               const body = JSON.parse(m.Body ?? '{}') as { serverId?: string; phase?: string };
-              if (body.serverId && waiting.has(body.serverId) && !moved.has(body.serverId) && moved.size < 10) {
+              if (body.serverId && body.phase === 'attempt' && waiting.has(body.serverId) && !moved.has(body.serverId) && moved.size < 10 && (await unsent(body.serverId))) {
                 await sqs.send(new SendMessageCommand({ QueueUrl: d.stack.sqs.dlqUrl, MessageBody: m.Body ?? '' }));
                 await sqs.send(new DeleteMessageCommand({ QueueUrl: d.stack.sqs.queueUrl, ReceiptHandle: m.ReceiptHandle ?? '' }));
                 moved.add(body.serverId);
@@ -433,6 +436,8 @@ const deadLetters: Scenario = {
           sqs.destroy();
         }
         ctx.figures.deadLettered = moved.size;
+        // A scenario that could not set up its fault proves nothing about it.
+        if (moved.size < 10) ctx.violations.push({ invariant: 'scenario', detail: `only ${moved.size} of 10 waiting servers' messages could be dead-lettered` });
         // The rest drains; then a sweep, later than the stall limit, finds the ten overdue.
         await d.client.until(d.jobId, 200, ctx.signal, (j) => (j.counts.SUCCEEDED ?? 0) + (j.counts.FAILED ?? 0) >= j.total - moved.size);
         const report = await d.stack.sweep(new Date(Date.now() + SWEEP_LATER_MS));
