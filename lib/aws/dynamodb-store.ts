@@ -21,6 +21,7 @@ import {
   TransactWriteItemsCommand,
   type TransactWriteItemsCommandInput,
   UpdateItemCommand,
+  type UpdateItemCommandInput,
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type AttributeValue,
@@ -416,60 +417,41 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async setStop(jobId: string, stop: JobStop): Promise<boolean> {
+  /** One conditional update of the job item: false when its condition did not hold (someone moved the job first). */
+  private async updateJobIf(jobId: string, update: Omit<UpdateItemCommandInput, 'TableName' | 'Key'>): Promise<boolean> {
     try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET #stop = :stop, updatedAt = :u',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)',
-          ExpressionAttributeNames: { '#stop': 'stop' },
-          ExpressionAttributeValues: marshall({ ':stop': stop, ':u': stop.at }),
-        }),
-      );
+      await this.client.send(new UpdateItemCommand({ TableName: this.tableName, Key: jobKey(jobId), ...update }));
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
       throw err;
     }
+  }
+
+  async setStop(jobId: string, stop: JobStop): Promise<boolean> {
+    return this.updateJobIf(jobId, {
+      UpdateExpression: 'SET #stop = :stop, updatedAt = :u',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)',
+      ExpressionAttributeNames: { '#stop': 'stop' },
+      ExpressionAttributeValues: marshall({ ':stop': stop, ':u': stop.at }),
+    });
   }
 
   async setPaused(jobId: string, paused: { at: string; by: string } | null): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: jobKey(jobId),
-          UpdateExpression: paused ? 'SET paused = :p, updatedAt = :u' : 'REMOVE paused SET updatedAt = :u',
-          ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(finalStatus) AND ${paused ? 'attribute_not_exists(paused)' : 'attribute_exists(paused)'}`,
-          ExpressionAttributeValues: marshall({ ...(paused ? { ':p': paused } : {}), ':u': paused?.at ?? new Date().toISOString() }),
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
-    }
+    return this.updateJobIf(jobId, {
+      UpdateExpression: paused ? 'SET paused = :p, updatedAt = :u' : 'REMOVE paused SET updatedAt = :u',
+      ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(finalStatus) AND ${paused ? 'attribute_not_exists(paused)' : 'attribute_exists(paused)'}`,
+      ExpressionAttributeValues: marshall({ ...(paused ? { ':p': paused } : {}), ':u': paused?.at ?? new Date().toISOString() }),
+    });
   }
 
   async setMaxInFlight(jobId: string, maxInFlight: number): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET #o.#m = :m, updatedAt = :u',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(finalStatus)',
-          ExpressionAttributeNames: { '#o': 'options', '#m': 'maxInFlight' },
-          ExpressionAttributeValues: { ':m': { N: String(maxInFlight) }, ':u': { S: new Date().toISOString() } },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
-    }
+    return this.updateJobIf(jobId, {
+      UpdateExpression: 'SET #o.#m = :m, updatedAt = :u',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(finalStatus)',
+      ExpressionAttributeNames: { '#o': 'options', '#m': 'maxInFlight' },
+      ExpressionAttributeValues: { ':m': { N: String(maxInFlight) }, ':u': { S: new Date().toISOString() } },
+    });
   }
 
   async listServers(jobId: string, query: { limit: number; marker?: string; status?: ServerState }): Promise<Page<ServerRecord>> {

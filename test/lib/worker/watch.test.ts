@@ -40,6 +40,20 @@ describe('the pace', () => {
   });
 });
 
+/**
+ * Two servers, the second changed a moment ago (a reboot that is over, so the watcher's first list
+ * shows it); the first accepted (its watcher started), the second's message not yet delivered.
+ */
+async function firstAcceptedSecondWaiting() {
+  const w = new World({ servers: 2, rebuildMs: 30_000 });
+  w.cloud.reboot(w.ids[1]!, 500);
+  w.now += 1000;
+  await w.submit();
+  await w.deliver(w.queue.visible()[0]!);
+  const second = w.queue.messages.find((m) => !isWatchMessage(m.msg) && m.msg.serverId === w.ids[1])!;
+  return { w, second };
+}
+
 describe('the watcher', () => {
   it('follows accepted rebuilds with lists of the project, not a GET per server, and sees each end within the pace', async () => {
     const w = new World({ servers: 40, rebuildMs: 30_000 });
@@ -177,14 +191,7 @@ describe('the watcher', () => {
   });
 
   it('never ends a server from a list taken before its 202 was recorded', async () => {
-    const w = new World({ servers: 2, rebuildMs: 30_000 });
-    // The second server changed a moment ago (a reboot that is over), so the watcher's first list shows it.
-    w.cloud.reboot(w.ids[1]!, 500);
-    w.now += 1000;
-    await w.submit();
-    // The first server is accepted and its watcher starts.
-    await w.deliver(w.queue.visible()[0]!);
-    const second = w.queue.messages.find((m) => !isWatchMessage(m.msg) && m.msg.serverId === w.ids[1])!;
+    const { w, second } = await firstAcceptedSecondWaiting();
     // The watcher's list is answered from before the second server's rebuild; the second's 202 is
     // recorded while that answer is on its way.
     const list = w.cloud.listServers.bind(w.cloud);
@@ -259,12 +266,7 @@ describe('the watcher', () => {
   });
 
   it("never ends a server from a list taken while its rebuild call was on its way (a slow step's 202 comes after the list)", async () => {
-    const w = new World({ servers: 2, rebuildMs: 30_000 });
-    w.cloud.reboot(w.ids[1]!, 500);
-    w.now += 1000;
-    await w.submit();
-    await w.deliver(w.queue.visible()[0]!);
-    const second = w.queue.messages.find((m) => !isWatchMessage(m.msg) && m.msg.serverId === w.ids[1])!;
+    const { w, second } = await firstAcceptedSecondWaiting();
     // The second server's step starts now; its rebuild call hangs until the watcher has listed.
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
