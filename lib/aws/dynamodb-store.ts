@@ -173,7 +173,7 @@ const WRITTEN_BY_TRANSITIONS: Record<keyof ServerRecord, boolean> = {
   jobId: false, serverId: false, tenantId: false, index: false, imageId: false, rebuild: false, createdAt: false, expiresAt: false,
   status: true, seq: true, attempts: true, tries: true, updatedAt: true, lastHttpStatus: true, faultName: true, faultMessage: true,
   computeRequestIds: true, claimedUntil: true, attemptRequestId: true, attemptStartedAt: true, projectChecked: true,
-  baselineUpdated: true, uncertain: true, everUncertain: true, nextCheckAt: true, novaState: true, acceptedAt: true, endedAt: true,
+  baselineUpdated: true, uncertain: true, everUncertain: true, nextCheckAt: true, novaState: true, acceptedAt: true, holdUntil: true, endedAt: true,
   waitingForSlotSince: true, runs: true,
 };
 /** Attributes a transition writes in full (the rest of the record never changes after submission). */

@@ -145,7 +145,7 @@ export class ServerLife {
           nextCheckAt: iso(now),
           runs: [...(from.runs ?? []), run],
         };
-        for (const k of ['lastHttpStatus', 'faultName', 'faultMessage', 'computeRequestIds', 'claimedUntil', 'attemptRequestId', 'attemptStartedAt', 'projectChecked', 'baselineUpdated', 'uncertain', 'novaState', 'acceptedAt', 'endedAt', 'waitingForSlotSince'] as const) delete to[k];
+        for (const k of ['lastHttpStatus', 'faultName', 'faultMessage', 'computeRequestIds', 'claimedUntil', 'attemptRequestId', 'attemptStartedAt', 'projectChecked', 'baselineUpdated', 'uncertain', 'novaState', 'acceptedAt', 'holdUntil', 'endedAt', 'waitingForSlotSince'] as const) delete to[k];
         return { from, to };
       });
       const counts: Partial<Record<ServerState, number>> = { QUEUED: moves.length };
@@ -217,7 +217,7 @@ export class ServerLife {
     const to: ServerRecord = { ...from, ...change, seq: from.seq + 1, updatedAt: iso(now) };
     if (isTerminal(to.status)) {
       to.endedAt = iso(now);
-      for (const k of ['claimedUntil', 'nextCheckAt', 'waitingForSlotSince', 'uncertain'] as const) delete to[k];
+      for (const k of ['claimedUntil', 'nextCheckAt', 'waitingForSlotSince', 'uncertain', 'holdUntil'] as const) delete to[k];
     }
     return to;
   }

@@ -201,6 +201,14 @@ export interface ServerRecord {
   novaState?: string;
   /** Our clock, read after the cloud's 202 (or after a rebuild of ours was found running): a list taken before it says nothing of this rebuild. */
   acceptedAt?: string;
+  /**
+   * Our clock: no list or look ends this accepted server before it. Set when the rebuild found to
+   * be ours was matched only by time window or by a running task (verify.ts), before our own last
+   * attempt could no longer act: the match may be an operator's rebuild while the cloud still holds
+   * ours, and ending the server on it would free its lock and slot before ours runs. It is the
+   * attempt's settle time, by which the cloud has acted on anything it holds.
+   */
+  holdUntil?: string;
   endedAt?: string;
   /** Since when it waits for one of the job's in-flight slots (maxInFlight reached); QUEUED or RETRY_WAIT only. */
   waitingForSlotSince?: string;

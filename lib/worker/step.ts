@@ -170,6 +170,11 @@ export class Step {
     return iso(new Date(this.now.getTime() + seconds * 1000));
   }
 
+  /** Whole seconds from now until `t`, at least one: a message is never due before it. */
+  private secondsUntil(t: Date): number {
+    return Math.max(1, Math.ceil((t.getTime() - this.now.getTime()) / 1000));
+  }
+
   /** Sends the message for the record's next step, `seconds` from now (past 900 s: chained with notBefore). */
   private async schedule(seq: number, phase: RebuildMessage['phase'], seconds: number): Promise<void> {
     const { notBefore: _drop, ...base } = this.msg;
@@ -417,8 +422,8 @@ export class Step {
    * Records a 202 (or a rebuild of ours found in the cloud), parks the server's message as its safety
    * net, and makes sure the job's watcher is looking.
    */
-  private async accepted(rec: ServerRecord, computeRequestId: string | undefined, settled?: ServerEndView): Promise<StepResult> {
-    const first = this.deps.settings.watch.safetyNetSeconds;
+  private async accepted(rec: ServerRecord, computeRequestId: string | undefined, settled?: ServerEndView, holdUntil?: Date): Promise<StepResult> {
+    const first = Math.min(this.deps.settings.watch.safetyNetSeconds, holdUntil ? this.secondsUntil(holdUntil) : Number.POSITIVE_INFINITY);
     // Sent even when the server ends below: should the end's write fail, this message follows the
     // accepted server; once it has ended, the message finds another seq and is dropped.
     await this.schedule(rec.seq + 1, 'follow', first);
@@ -434,6 +439,7 @@ export class Step {
       // server only if it was taken after acceptedAt, and a list taken between the step's start and
       // the 202 (seconds, on a loaded worker) shows the server before its rebuild began.
       acceptedAt: iso((this.deps.now ?? (() => new Date()))()),
+      holdUntil: holdUntil ? iso(holdUntil) : undefined,
       nextCheckAt: this.at(first),
       ...(ids ? { computeRequestIds: ids } : {}),
     });
@@ -497,7 +503,10 @@ export class Step {
       // keeps its lock and slot, and the watcher and safety net follow it, as for any 202.
       const settledAt = Date.parse(uncertainty.lastAttemptAt) + this.deps.settings.settleSeconds * 1000;
       const nothingInFlight = answer.by === 'requestId' || this.now.getTime() >= settledAt;
-      return this.accepted(rec, answer.novaRequestId, nothingInFlight ? await this.endedAlready(rec) : undefined);
+      if (nothingInFlight) return this.accepted(rec, answer.novaRequestId, await this.endedAlready(rec));
+      // And no list or look ends it before the settle time (holdUntil): whatever the match showed
+      // ending might be that other rebuild.
+      return this.accepted(rec, answer.novaRequestId, undefined, new Date(settledAt));
     }
     if (answer.kind === 'gone') return this.end(rec, 'FAILED', { name: 'itemNotFound', message: this.text.clean(answer.message), status: 404 });
     const mark: Change = { status: 'RETRY_WAIT', claimedUntil: undefined, uncertain: uncertainty, everUncertain: true };
@@ -515,7 +524,7 @@ export class Step {
     // Absent. Final only once the attempt can no longer be acted on.
     const settledAt = Date.parse(uncertainty.lastAttemptAt) + this.deps.settings.settleSeconds * 1000;
     if (this.now.getTime() < settledAt) {
-      const wait = Math.max(1, Math.ceil((settledAt - this.now.getTime()) / 1000));
+      const wait = this.secondsUntil(new Date(settledAt));
       await this.schedule(rec.seq + 1, 'attempt', wait);
       await this.move(rec, { ...mark, nextCheckAt: this.at(wait) });
       return 'verify-scheduled';
@@ -547,7 +556,11 @@ export class Step {
     const s = this.deps.settings.watch;
     const perServer = this.job.watch?.mode === 'per-server';
     const age = (this.now.getTime() - Date.parse(rec.acceptedAt ?? rec.updatedAt)) / 1000;
-    const look = perServer || this.pastDeadline() || age > overdueSeconds(s, this.job.watch);
+    // A held server (model.ts) is looked at once its hold is over: the watcher skipped its ends
+    // until then, and its lists may have moved past it. Before that, no look ends it.
+    const held = rec.holdUntil !== undefined && this.now.getTime() < Date.parse(rec.holdUntil);
+    const holdOver = rec.holdUntil !== undefined && !held;
+    const look = perServer || holdOver || this.pastDeadline() || age > overdueSeconds(s, this.job.watch);
     if (!perServer) await armWatch(this.deps, this.job, this.watchSecrets(rec));
     let current = rec;
     let view;
@@ -562,7 +575,7 @@ export class Step {
         return this.end(rec, 'FAILED', { name: 'deleted', message: `The server was deleted while it was rebuilt: ${this.text.clean(view.message)}`, status: 404 });
       }
       if (view?.ok) {
-        const ended = this.serverEnd(view.body.server, rec);
+        const ended = held && !this.pastDeadline() ? undefined : this.serverEnd(view.body.server, rec);
         if (ended) return this.end({ ...rec }, ended.status, ended.fault, { status: ended.status, novaState: ended.novaState });
         current = { ...rec, novaState: novaStateOf(view.body.server) };
       }
@@ -571,14 +584,17 @@ export class Step {
       return this.end(current, 'FAILED', { name: 'deadlineExceeded', message: `Timed out: the server was still ${current.novaState ?? 'rebuilding'} at the job's deadline.` }, { status: 'FAILED', ...(current.novaState ? { novaState: current.novaState } : {}) });
     }
     // An unanswered look backs off as retries do (retry-policy.ts owns the numbers).
-    const wait =
+    const every =
       look && !view?.ok
         ? backoffSeconds(2, this.deps.settings.retry, view && !view.ok ? view.retryAfterMs : undefined, this.deps.random)
         : perServer
           ? s.perServerIntervalSeconds
           : s.safetyNetSeconds;
+    const wait = held ? Math.min(every, this.secondsUntil(new Date(Date.parse(rec.holdUntil as string)))) : every;
+    // The hold is cleared by the look after it, once that look was answered.
+    const release = holdOver && view?.ok ? { holdUntil: undefined } : {};
     await this.schedule(rec.seq + 1, 'follow', wait);
-    await this.move(rec, { status: 'REBUILDING', ...(current.novaState ? { novaState: current.novaState } : {}), nextCheckAt: this.at(wait) });
+    await this.move(rec, { status: 'REBUILDING', ...(current.novaState ? { novaState: current.novaState } : {}), ...release, nextCheckAt: this.at(wait) });
     return 'following';
   }
 

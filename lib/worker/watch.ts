@@ -319,6 +319,9 @@ async function endSettled(deps: WatchDeps, job: JobRecord, servers: ServerView[]
       if (rec.status !== 'ACCEPTED' && rec.status !== 'REBUILDING') continue;
       // A view the list took before this server's 202 was recorded may show it before the rebuild began.
       if (!rec.acceptedAt || Date.parse(rec.acceptedAt) + ACCEPTED_CLOCK_MARGIN_MS >= listedAt) continue;
+      // Held (model.ts): the end shown may be someone else's rebuild while ours is still held by the
+      // cloud. The server's follow message looks at it once the hold is over.
+      if (rec.holdUntil && Date.parse(rec.holdUntil) > listedAt) continue;
       const end = serverOutcome(settled.get(rec.serverId) as ServerView, rec.imageId, textFor(job, rec, secrets));
       if (!end) continue;
       items.push({

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isWatchMessage } from '../../../lib/jobs/message.js';
-import type { WatchState } from '../../../lib/jobs/model.js';
+import { type WatchState, isTerminal } from '../../../lib/jobs/model.js';
 import { DEFAULT_WATCH_SETTINGS, expectedDurationSeconds, overdueSeconds, paceSeconds } from '../../../lib/worker/watch.js';
 import { World } from '../../support/world.js';
 
@@ -262,7 +262,27 @@ describe('the watcher', () => {
     // server keeps its lock and slot and is followed like any accepted rebuild.
     w.now += 5_000;
     expect(await step()).toBe('accepted');
-    expect((await w.record(id)).status).toBe('ACCEPTED');
+    const held = await w.record(id);
+    expect(held.status).toBe('ACCEPTED');
+    const lastAttemptAt = Date.parse(held.uncertain?.lastAttemptAt ?? held.attemptStartedAt!);
+    expect(Date.parse(held.holdUntil!)).toBe(lastAttemptAt + w.settings.settleSeconds * 1000);
+    // Until the settle time, neither the watcher's lists nor the safety net end it, though every
+    // list shows the operator's rebuild over (and, 30 s on, our own running).
+    while (w.now < Date.parse(held.holdUntil!) - 1000) {
+      w.cloud.settle();
+      const [next] = w.queue.visible();
+      if (next) await w.deliver(next);
+      else w.now += 1000;
+      expect(isTerminal((await w.record(id)).status), `at ${new Date(w.now).toISOString()}`).toBe(false);
+    }
+    // Our held rebuild acted and ended long ago, behind the watcher's cursor: the look after the
+    // hold ends the server on its image, without waiting for the ten-minute overdue look.
+    const job = await w.runToEnd();
+    expect(job.finalStatus).toBe('SUCCEEDED');
+    const rec = await w.record(id);
+    expect(rec.status).toBe('SUCCEEDED');
+    expect(Date.parse(rec.endedAt!) - Date.parse(held.holdUntil!)).toBeLessThan(S.safetyNetSeconds * 1000);
+    expect(w.cloud.servers.get(id)?.rebuilds).toBe(2);
   });
 
   it("never ends a server from a list taken while its rebuild call was on its way (a slow step's 202 comes after the list)", async () => {
