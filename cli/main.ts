@@ -16,7 +16,9 @@ const USAGE = `os-rebuild <command> [options]
 Commands:
   submit --image IMAGE (--server ID ... | --servers-file FILE) [--admin-pass-file FILE]
          [--max-in-flight N] [--max-attempts N] [--deadline-seconds N]
+         [--canary N] [--wave-size N | --wave-percent P] [--rollout-pause afterCanary|betweenWaves|never]
          [--microversion 2.N] [--idempotency-key KEY] [--wait]
+                           servers start in the order given: the canary is the first N
   show JOB                 where a job stands
   list [--limit N]         the project's jobs, newest first
   watch JOB                a live progress bar until the job ends (plain lines when not a terminal)
@@ -51,6 +53,10 @@ const OPTIONS = {
   'max-in-flight': { type: 'string' },
   'max-attempts': { type: 'string' },
   'deadline-seconds': { type: 'string' },
+  canary: { type: 'string' },
+  'wave-size': { type: 'string' },
+  'wave-percent': { type: 'string' },
+  'rollout-pause': { type: 'string' },
   microversion: { type: 'string' },
   'idempotency-key': { type: 'string' },
   wait: { type: 'boolean' },
@@ -165,14 +171,22 @@ export async function run(argv: string[], io: Io): Promise<number> {
         const ids = serverIds(values);
         if (ids.length === 0) throw new UsageError('submit needs servers: --server ID (repeatable) or --servers-file FILE');
         const adminPass = secretFrom(values['admin-pass-file']);
-        const options = Object.fromEntries(
-          Object.entries({
-            maxInFlight: integer(values, 'max-in-flight'),
-            maxAttempts: integer(values, 'max-attempts'),
-            deadlineSeconds: integer(values, 'deadline-seconds'),
-            microversion: values.microversion,
-          }).filter(([, v]) => v !== undefined),
-        );
+        const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+        // The API judges the rollout (a canary below the job's size, one of size or percent...);
+        // the CLI only passes it on.
+        const rollout = defined({
+          canary: integer(values, 'canary'),
+          waveSize: integer(values, 'wave-size'),
+          wavePercent: values['wave-percent'] === undefined ? undefined : Number(values['wave-percent']),
+          pause: values['rollout-pause'],
+        });
+        const options = defined({
+          maxInFlight: integer(values, 'max-in-flight'),
+          maxAttempts: integer(values, 'max-attempts'),
+          deadlineSeconds: integer(values, 'deadline-seconds'),
+          microversion: values.microversion,
+          ...(Object.keys(rollout).length ? { rollout } : {}),
+        });
         const body = {
           rebuildJob: {
             rebuild: { imageRef: values.image, ...(adminPass !== undefined ? { adminPass } : {}) },

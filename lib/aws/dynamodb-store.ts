@@ -29,7 +29,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { BadRequestError, IdempotencyClaimedError, JobMovedError, MoveLostError, SlotsFullError, StoreUnavailableError } from '../errors.js';
-import { type Counts, type JobRecord, type JobStop, type PreflightEntry, type ServerRecord, type ServerState, SERVER_STATES, type Submission, type WatchState } from '../jobs/model.js';
+import { type Counts, type JobRecord, type JobStop, type PreflightEntry, type RolloutState, type ServerRecord, type ServerState, SERVER_STATES, type Submission, type WatchState } from '../jobs/model.js';
 import type { IdempotencyRecord, JobStore, Page, ServerLock, StoredTransition } from '../jobs/ports.js';
 import { canonicalUuid } from '../request/nova-formats.js';
 import {
@@ -442,6 +442,15 @@ export class DynamoJobStore implements JobStore {
       UpdateExpression: paused ? 'SET paused = :p, updatedAt = :u' : 'REMOVE paused SET updatedAt = :u',
       ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(finalStatus) AND ${paused ? 'attribute_not_exists(paused)' : 'attribute_exists(paused)'}`,
       ExpressionAttributeValues: marshall({ ...(paused ? { ':p': paused } : {}), ':u': paused?.at ?? new Date().toISOString() }),
+    });
+  }
+
+  async openWave(jobId: string, from: RolloutState, to: RolloutState, paused?: { at: string; by: string }): Promise<boolean> {
+    return this.updateJobIf(jobId, {
+      UpdateExpression: `SET rollout = :to, updatedAt = :u${paused ? ', paused = if_not_exists(paused, :p)' : ''}`,
+      ConditionExpression: 'attribute_exists(pk) AND rollout.#open = :from AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)',
+      ExpressionAttributeNames: { '#open': 'open', '#stop': 'stop' },
+      ExpressionAttributeValues: marshall({ ':to': to, ':from': from.open, ':u': paused?.at ?? new Date().toISOString(), ...(paused ? { ':p': paused } : {}) }),
     });
   }
 

@@ -22,6 +22,7 @@ import {
   finalStatusOf,
   isTerminal,
 } from './model.js';
+import { advanceRollout } from './rollout.js';
 import { type JobStore, MAX_MOVES_PER_WRITE, type MetricsSink, type StoredTransition } from './ports.js';
 
 /** The moves a server may make. A move to the same state re-fences the record (a new seq) for a new message. */
@@ -252,12 +253,14 @@ export class ServerLife {
     return t;
   }
 
-  /** After servers ended: their outcomes counted, the failure threshold judged. */
+  /** After servers ended: their outcomes counted, the failure threshold judged, the rollout moved on. */
   private async afterWrite(before: JobRecord, after: JobRecord, moves: { from: ServerRecord; to: ServerRecord }[], now: Date): Promise<void> {
     const m = this.deps.metrics;
     let failed = false;
+    let ended = false;
     for (const { to } of moves) {
       if (!isTerminal(to.status)) continue;
+      ended = true;
       m?.record(to.status === 'SUCCEEDED' ? 'Succeeded' : to.status === 'FAILED' ? 'Failed' : 'Cancelled', 1, 'Count', to.faultName);
       if (to.status === 'SUCCEEDED') m?.record('SecondsToSucceed', (now.getTime() - Date.parse(to.createdAt)) / 1000, 'Seconds');
       failed ||= to.status === 'FAILED';
@@ -265,17 +268,21 @@ export class ServerLife {
     if (after.finalStatus && !before.finalStatus) {
       m?.record('JobSecondsToComplete', (now.getTime() - Date.parse(after.createdAt)) / 1000, 'Seconds');
     }
-    if (!failed || after.stop || after.finalStatus) return;
+    const rolling = ended && after.rollout !== undefined && !after.redrives && after.rollout.open < after.total;
+    if (!(failed || rolling) || after.stop || after.finalStatus) return;
     // Judged on the job as it is now: other servers ended since it was read, and the condition on
     // `remaining` only says this was not the last of them.
     const fresh = await this.deps.store.getJob(after.jobId);
     if (!fresh || fresh.stop || fresh.finalStatus) return;
-    const ended = endedCount(fresh.counts);
+    const endedNow = endedCount(fresh.counts);
     const sample = Math.min(fresh.total, this.deps.minFailureSample);
-    const pct = (fresh.counts.FAILED / ended) * 100;
-    if (ended >= sample && pct > fresh.options.maxFailurePercentage) {
-      const reason = `${fresh.counts.FAILED} of ${ended} servers ended FAILED (${pct.toFixed(1)}%), over the job's maxFailurePercentage of ${fresh.options.maxFailurePercentage}%: no more servers are submitted.`;
+    const pct = (fresh.counts.FAILED / endedNow) * 100;
+    if (failed && endedNow >= sample && pct > fresh.options.maxFailurePercentage) {
+      const reason = `${fresh.counts.FAILED} of ${endedNow} servers ended FAILED (${pct.toFixed(1)}%), over the job's maxFailurePercentage of ${fresh.options.maxFailurePercentage}%: no more servers are submitted.`;
       await this.deps.store.setStop(fresh.jobId, { by: 'threshold', at: iso(now), reason });
+      return;
     }
+    // The waiting servers see the gate move when they next look (worker/step.ts, waitForWave).
+    if (rolling) await advanceRollout(this.deps.store, fresh, now);
   }
 }

@@ -88,6 +88,8 @@ export interface JobRecord {
   paused?: { at: string; by: string };
   /** How many times the job was redriven (jobs/redrive.ts). */
   redrives?: number;
+  /** Which of the job's servers may start, when it rolls out in waves (jobs/rollout.ts). */
+  rollout?: RolloutState;
   /** Set, with `completedAt`, in the write that ended the last server. */
   finalStatus?: FinalJobStatus;
   completedAt?: string;
@@ -133,9 +135,24 @@ export interface PreflightEntry {
 }
 
 export interface JobStop {
-  by: 'cancel' | 'threshold';
+  /** A caller's cancel, the failure threshold, or a failure among the canary (jobs/rollout.ts). */
+  by: 'cancel' | 'threshold' | 'canary';
   at: string;
   reason: string;
+}
+
+/** The fault name of a server a stop ends before it was sent. */
+export function stopFaultName(stop: JobStop): string {
+  return stop.by === 'cancel' ? 'cancelled' : stop.by === 'canary' ? 'canaryFailed' : 'failureThreshold';
+}
+
+/**
+ * A rollout's progress. The servers whose `index` (their place in the request's list) is below
+ * `open` may start; the others wait. Wave 0 is the canary when the rollout has one.
+ */
+export interface RolloutState {
+  wave: number;
+  open: number;
 }
 
 /**
@@ -238,7 +255,7 @@ export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop' | 'fi
 /** The final status of a job whose servers all ended with these counts. */
 export function finalStatusOf(counts: Counts, total: number, stop: JobStop | undefined): FinalJobStatus {
   if (counts.SUCCEEDED === total) return 'SUCCEEDED';
-  if (stop?.by === 'threshold') return 'FAILED';
+  if (stop?.by === 'threshold' || stop?.by === 'canary') return 'FAILED';
   if (stop?.by === 'cancel' && counts.CANCELLED > 0) return 'CANCELLED';
   if (counts.SUCCEEDED === 0) return counts.FAILED > 0 ? 'FAILED' : 'CANCELLED';
   return 'PARTIAL';

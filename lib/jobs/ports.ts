@@ -3,7 +3,7 @@
  * unit tests pass in-memory ones through the same seam.
  */
 import type { QueueMessage, RebuildMessage } from './message.js';
-import type { FinalJobStatus, JobRecord, JobStop, PreflightEntry, ServerRecord, ServerState, Submission, WatchState } from './model.js';
+import type { FinalJobStatus, JobRecord, JobStop, PreflightEntry, RolloutState, ServerRecord, ServerState, Submission, WatchState } from './model.js';
 
 /** The idempotency claim: one per (tenant, principal, key), kept 24 h. */
 export interface IdempotencyRecord {
@@ -97,6 +97,11 @@ export interface JobStore {
   setStop(jobId: string, stop: JobStop): Promise<boolean>;
   /** Holds the job (`paused`) or lets it go on (null); false when it has ended or was already so. */
   setPaused(jobId: string, paused: { at: string; by: string } | null): Promise<boolean>;
+  /**
+   * Opens a rollout's next wave, and holds the job there when `paused` is given (unless a caller
+   * already holds it); false when the wave moved meanwhile, or the job was stopped or ended.
+   */
+  openWave(jobId: string, from: RolloutState, to: RolloutState, paused?: { at: string; by: string }): Promise<boolean>;
   /** Changes the job's maxInFlight; false when it has ended. */
   setMaxInFlight(jobId: string, maxInFlight: number): Promise<boolean>;
   /** Takes each server's lock for the job where it is free; returns the locks other jobs hold. */

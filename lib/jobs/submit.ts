@@ -16,6 +16,7 @@ import { MESSAGE_VERSION, type RebuildMessage } from './message.js';
 import { type JobRecord, type ServerRecord, SUBMIT_WINDOW_SECONDS, zeroCounts } from './model.js';
 import { type IdempotencyRecord, type JobStore, MAX_MOVES_PER_WRITE, type RebuildQueue, type ServerLock } from './ports.js';
 import { newWatchState, secretsOf, watchMessage } from './watching.js';
+import { firstWave } from './rollout.js';
 
 export interface SubmitDeps {
   store: JobStore;
@@ -170,6 +171,7 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     submission: { state: 'IN_PROGRESS', deadline: new Date(now.getTime() + SUBMIT_WINDOW_SECONDS * 1000).toISOString() },
     expiresAt,
     watch: newWatchState(total, now),
+    ...(request.options.rollout ? { rollout: firstWave(request.options.rollout, total) } : {}),
     ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
   };
   try {

@@ -61,6 +61,7 @@ export function jobView(job: JobRecord, baseUrl: string, now: Date): { rebuildJo
       ...(job.stop ? { stop: job.stop } : {}),
       ...(job.paused ? { paused: job.paused } : {}),
       ...(job.redrives ? { redrives: job.redrives } : {}),
+      ...(job.rollout ? { rollout: job.rollout } : {}),
       options: job.options,
       rebuild: job.rebuild,
       submission: submissionView(job, now),

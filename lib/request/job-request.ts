@@ -24,6 +24,20 @@ export interface JobOptions {
   maxFailurePercentage: number;
   /** How many of the job's servers may be between claim and end at once: what the cloud can take. */
   maxInFlight: number;
+  /** Start the servers in waves, in the order listed (jobs/rollout.ts). */
+  rollout?: RolloutOptions;
+}
+
+export const ROLLOUT_PAUSES = ['afterCanary', 'betweenWaves', 'never'] as const;
+
+/** A rollout as the job keeps it: `wavePercent` resolved to a size against the job's servers. */
+export interface RolloutOptions {
+  /** The first servers listed, run before any other; any failure among them stops the job. 0: none. */
+  canary: number;
+  /** The servers of each wave after the canary. */
+  waveSize: number;
+  /** Where the job holds until a caller resumes it. */
+  pause: (typeof ROLLOUT_PAUSES)[number];
 }
 
 /** Limits of one submission, with the deployment's defaults for job options. */
@@ -61,6 +75,19 @@ export const optionsSchema = z.strictObject({
   deadlineSeconds: z.number().int().min(60, 'is less than the minimum of 60').max(86400, 'is greater than the maximum of 86400').optional(),
   maxFailurePercentage: z.number().min(0, 'is less than the minimum of 0').max(100, 'is greater than the maximum of 100').optional(),
   maxInFlight: z.number().int().min(1, 'is less than the minimum of 1').max(1000, 'is greater than the maximum of 1000').optional(),
+  rollout: z
+    .strictObject({
+      canary: z.number().int().min(1, 'is less than the minimum of 1').optional(),
+      waveSize: z.number().int().min(1, 'is less than the minimum of 1').optional(),
+      wavePercent: z.number().gt(0, 'is less than or equal to the minimum of 0').max(100, 'is greater than the maximum of 100').optional(),
+      pause: z.enum(ROLLOUT_PAUSES).optional(),
+    })
+    .superRefine((r, ctx) => {
+      if (r.waveSize !== undefined && r.wavePercent !== undefined) ctx.addIssue({ code: 'custom', path: ['wavePercent'], message: 'cannot be given with waveSize: give one of them' });
+      if (r.canary === undefined && r.waveSize === undefined && r.wavePercent === undefined) ctx.addIssue({ code: 'custom', path: ['canary'], message: 'is missing: a rollout needs a canary, a waveSize or a wavePercent' });
+      if (r.pause === 'afterCanary' && r.canary === undefined) ctx.addIssue({ code: 'custom', path: ['pause'], message: 'needs a canary' });
+    })
+    .optional(),
 });
 
 const bulkSchema = z.strictObject({
@@ -107,17 +134,37 @@ function validateServer(
   return quota.length ? { errors: quota } : { rebuild: normaliseRebuild(parsed.data), errors: [] };
 }
 
-function buildOptions(raw: unknown, headerMv: Microversion | undefined, limits: SubmitLimits): JobOptions {
+function buildOptions(raw: unknown, headerMv: Microversion | undefined, limits: SubmitLimits, total: number): JobOptions {
   const parsed = optionsSchema.safeParse(raw ?? {});
   if (!parsed.success) throw errorForFields(fieldErrorsFromZod(parsed.error, raw, ['rebuildJob', 'options']));
   const mv = resolveMicroversion(parsed.data.microversion, headerMv, limits.maxMicroversion);
+  const rollout = parsed.data.rollout && buildRollout(parsed.data.rollout, total);
   return {
     microversion: formatMicroversion(mv),
     maxAttempts: parsed.data.maxAttempts ?? limits.defaults.maxAttempts,
     deadlineSeconds: parsed.data.deadlineSeconds ?? limits.defaults.deadlineSeconds,
     maxFailurePercentage: parsed.data.maxFailurePercentage ?? limits.defaults.maxFailurePercentage,
     maxInFlight: parsed.data.maxInFlight ?? limits.defaults.maxInFlight,
+    ...(rollout ? { rollout } : {}),
   };
+}
+
+/**
+ * The rollout against the job's `total` servers. A canary is some of them, never all (a job that is
+ * all canary has nothing to protect). Without a wave size the rest run as one wave; a percentage is
+ * of all the job's servers, rounded up. The pause defaults to `never`: a canary that fails stops
+ * the job by itself, and a rollout that should wait for a person says so.
+ */
+function buildRollout(r: NonNullable<z.infer<typeof optionsSchema>['rollout']>, total: number): RolloutOptions {
+  const canary = r.canary ?? 0;
+  if (canary >= total) {
+    throw errorForFields([
+      { pointer: '/rebuildJob/options/rollout/canary', message: `Invalid input for field/attribute canary. Value: ${canary}. ${canary} is not less than the job's ${total} servers: a canary is the first few of them`, status: 400 },
+    ]);
+  }
+  const rest = total - canary;
+  const waveSize = r.waveSize ?? (r.wavePercent !== undefined ? Math.max(1, Math.ceil((total * r.wavePercent) / 100)) : rest);
+  return { canary, waveSize, pause: r.pause ?? 'never' };
 }
 
 /**
@@ -153,7 +200,7 @@ export function parseBulkRequest(body: unknown, headerMv: Microversion | undefin
       `A rebuild job takes at most ${limits.maxServersPerJob} servers; this one lists ${job.servers.length}. Split it into several jobs.`,
     );
   }
-  const options = buildOptions(job.options, headerMv, limits);
+  const options = buildOptions(job.options, headerMv, limits, job.servers.length);
   const mv = parseMicroversion(options.microversion, limits.maxMicroversion);
   const schemas = rebuildSchemaFor(mv);
   const errors: FieldError[] = [];
@@ -220,7 +267,7 @@ export function parseSingleRequest(
     }
     throw errorForFields(fieldErrorsFromZod(top.error, body, []));
   }
-  const options = buildOptions(undefined, headerMv, limits);
+  const options = buildOptions(undefined, headerMv, limits, 1);
   const checked = validateServer(top.data.rebuild, parseMicroversion(options.microversion, limits.maxMicroversion), limits.quotas, ['rebuild']);
   if (checked.errors.length || !checked.rebuild) throw errorForFields(checked.errors) as ApiError;
   return { options, shared: checked.rebuild, servers: [{ id, rebuild: checked.rebuild, overrides: {} }] };

@@ -8,7 +8,7 @@
 import * as z from 'zod';
 import { FINAL_JOB_STATUSES, SERVER_STATES } from '../jobs/model.js';
 import { REDRIVABLE } from '../jobs/redrive.js';
-import { optionsSchema } from './job-request.js';
+import { ROLLOUT_PAUSES, optionsSchema } from './job-request.js';
 import { widestRebuild } from './rebuild-schema.js';
 import { SECRET_FIELDS } from './secrets.js';
 
@@ -56,15 +56,20 @@ const job = z.strictObject({
   updatedAt: dateTime,
   deadline: dateTime,
   completedAt: dateTime.optional(),
-  stop: z.strictObject({ by: z.enum(['cancel', 'threshold']), at: dateTime, reason: z.string() }).optional(),
+  stop: z.strictObject({ by: z.enum(['cancel', 'threshold', 'canary']), at: dateTime, reason: z.string() }).optional(),
   paused: z.strictObject({ at: dateTime, by: z.string() }).optional(),
   redrives: z.number().int().min(1).optional(),
+  rollout: z
+    .strictObject({ wave: z.number().int().min(0), open: z.number().int().min(1) })
+    .meta({ description: 'A rollout in waves: the servers listed before `open` may start; wave 0 is the canary when there is one' })
+    .optional(),
   options: z.strictObject({
     microversion: z.string(),
     maxAttempts: z.number().int(),
     deadlineSeconds: z.number().int(),
     maxFailurePercentage: z.number(),
     maxInFlight: z.number().int(),
+    rollout: z.strictObject({ canary: z.number().int().min(0), waveSize: z.number().int().min(1), pause: z.enum(ROLLOUT_PAUSES) }).optional(),
   }),
   rebuild: z.record(z.string(), z.unknown()).meta({ description: 'The shared request, its secret fields replaced by "***"' }),
   submission: z.strictObject({

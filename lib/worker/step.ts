@@ -18,7 +18,8 @@ import { ConditionFailedError, RetryLaterError, SlotsFullError } from '../errors
 import type { Change, ServerLife } from '../jobs/lifecycle.js';
 import type { RebuildMessage } from '../jobs/message.js';
 import { preflightChunk, secretsOf } from '../jobs/watching.js';
-import { type JobRecord, type PreflightEntry, type ServerRecord, type Uncertainty, isTerminal } from '../jobs/model.js';
+import { advanceRollout, waitsForWave, wavesAhead } from '../jobs/rollout.js';
+import { type JobRecord, type PreflightEntry, type ServerRecord, type Uncertainty, isTerminal, stopFaultName } from '../jobs/model.js';
 import type { JobStore, MetricsSink, RebuildQueue } from '../jobs/ports.js';
 import { SECRET_FIELDS, SecretScrubber } from '../request/secrets.js';
 import { ComputeAuthError, ComputeTransportError, type ComputeApi, type ComputeTarget, type ServerView } from '../openstack/compute.js';
@@ -84,6 +85,9 @@ const MAX_SLOT_WAIT_SECONDS = 300;
 /** How often a paused job's servers look again: see waitWhilePaused. */
 const PAUSE_LOOK_MIN_SECONDS = 5;
 const PAUSE_LOOK_MAX_SECONDS = 300;
+/** How often a server whose wave is next looks at the gate: see waitForWave. */
+const WAVE_LOOK_MIN_SECONDS = 5;
+const WAVE_LOOK_MAX_SECONDS = 60;
 
 /** The logging the worker needs: Powertools' Logger fits it. */
 export interface WorkerLogger {
@@ -117,6 +121,7 @@ export type StepResult =
   | 'verify-scheduled'
   | 'waiting-for-slot'
   | 'waiting-for-preflight'
+  | 'waiting-for-wave'
   | 'paused'
   | 'accepted'
   | 'following'
@@ -267,7 +272,7 @@ export class Step {
   }
 
   private async attempt(rec: ServerRecord): Promise<StepResult> {
-    if (this.job.stop) return this.end(rec, 'CANCELLED', { name: this.job.stop.by === 'cancel' ? 'cancelled' : 'failureThreshold', message: this.job.stop.reason });
+    if (this.job.stop) return this.end(rec, 'CANCELLED', { name: stopFaultName(this.job.stop), message: this.job.stop.reason });
     if (this.pastDeadline()) {
       return this.end(rec, 'FAILED', { name: 'deadlineExceeded', message: `The job's deadline passed before the cloud accepted the rebuild.${rec.faultMessage ? ` Last answer: ${rec.faultMessage}` : ''}` });
     }
@@ -275,6 +280,7 @@ export class Step {
       return this.end(rec, 'FAILED', { name: 'attemptsExhausted', message: `Gave up after ${rec.attempts} attempts. Last answer: ${rec.faultMessage ?? 'none'}` });
     }
     if (this.job.paused) return this.waitWhilePaused(rec);
+    if (waitsForWave(this.job, rec.index)) return this.waitForWave(rec);
     let checked: Change = { status: rec.status };
     if (!rec.projectChecked) {
       const found = await this.fromPreflight(rec);
@@ -402,6 +408,28 @@ export class Step {
     await this.schedule(rec.seq + 1, 'attempt', wait);
     await this.move(rec, { status: rec.status, nextCheckAt: this.at(wait) });
     return 'paused';
+  }
+
+  /**
+   * The server's wave has not opened. If the waves before it are over (their last end's writer
+   * died before it opened the next), it opens it, and the attempt is judged again on the job as
+   * written. Else it looks again later: the next wave's servers about twice per rebuild (5 s to a
+   * minute, ±50 %), so a wave starts within a rebuild's time of the last one's end; a server more
+   * waves back as much less often, up to five minutes, so a long rollout costs a handful of
+   * messages a server an hour.
+   */
+  private async waitForWave(rec: ServerRecord): Promise<StepResult> {
+    const advanced = await advanceRollout(this.deps.store, this.job, this.now);
+    if (advanced) {
+      this.job = advanced;
+      return this.attempt(rec);
+    }
+    const perWave = Math.min(WAVE_LOOK_MAX_SECONDS, Math.max(WAVE_LOOK_MIN_SECONDS, expectedDurationSeconds(this.deps.settings.watch, this.job.watch, this.now) / 2));
+    const base = Math.min(PAUSE_LOOK_MAX_SECONDS, perWave * wavesAhead(this.job, rec.index));
+    const wait = Math.max(1, Math.round(base * (0.5 + (this.deps.random ?? Math.random)())));
+    await this.schedule(rec.seq + 1, 'attempt', wait);
+    await this.move(rec, { status: rec.status, nextCheckAt: this.at(wait) });
+    return 'waiting-for-wave';
   }
 
   private decideError(err: unknown): Decision {

@@ -17,7 +17,7 @@
  */
 import { isUnsent } from '../jobs/cancel.js';
 import type { ServerLife } from '../jobs/lifecycle.js';
-import { type JobRecord, type ServerRecord, isTerminal } from '../jobs/model.js';
+import { type JobRecord, type ServerRecord, isTerminal, stopFaultName } from '../jobs/model.js';
 import type { JobStore, MetricsSink, RebuildQueue } from '../jobs/ports.js';
 import type { ComputeApi } from '../openstack/compute.js';
 import { CloudText } from './cloud-text.js';
@@ -140,7 +140,7 @@ async function sweepJob(deps: SweepDeps, job: JobRecord, now: Date, report: Swee
 /** How an unsent server ends in a sweep. */
 function endOf(rec: ServerRecord, job: JobRecord, pastDeadline: boolean) {
   if (pastDeadline) return { status: 'FAILED' as const, faultName: 'deadlineExceeded', faultMessage: `The job's deadline passed before the cloud accepted the rebuild.${rec.faultMessage ? ` Last answer: ${rec.faultMessage}` : ''}` };
-  if (job.stop) return { status: 'CANCELLED' as const, faultName: job.stop.by === 'cancel' ? 'cancelled' : 'failureThreshold', faultMessage: job.stop.reason };
+  if (job.stop) return { status: 'CANCELLED' as const, faultName: stopFaultName(job.stop), faultMessage: job.stop.reason };
   return {
     status: 'FAILED' as const,
     faultName: 'stalled',

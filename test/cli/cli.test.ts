@@ -57,6 +57,19 @@ describe('os-rebuild against the local stack', () => {
     expect(res.out + res.err).not.toContain('s3cr3t-from-file');
   });
 
+  it('submits a rollout behind a canary; the API refuses one it cannot run and the CLI exits 1 with its fault', async () => {
+    const ids = servers(3);
+    const args = ['submit', '--image', IMAGE, ...ids.flatMap((s) => ['--server', s])];
+    const res = await cli(...args, '--canary', '1', '--wave-percent', '50', '--rollout-pause', 'never', '--wait', '--output', 'json');
+    expect(res.code, res.err).toBe(0);
+    const job = JSON.parse(res.out).rebuildJob;
+    expect(job.options.rollout).toEqual({ canary: 1, waveSize: 2, pause: 'never' });
+    expect(job.rollout).toEqual({ wave: 1, open: 3 });
+    const refused = await cli(...args, '--canary', '3');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain("is not less than the job's 3 servers");
+  });
+
   it('watches in plain lines when not on a terminal, and exits 1 when the job ends otherwise', async () => {
     const ids = servers(2);
     sim.failNextRebuild(ids[1] as string, 'No valid host was found.');

@@ -56,6 +56,36 @@ describe('POST /v2/{tenant_id}/rebuild-jobs', () => {
     expect(clash.json.badRequest.message).toContain('options.microversion 2.57 contradicts the microversion header 2.60');
   });
 
+  it('takes a rollout: a canary, waves by size or percent, a pause; and refuses one it cannot run, naming the field, writing nothing', async () => {
+    const t = setup();
+    const servers = Array.from({ length: 10 }, (_, i) => ({ id: uuid(i + 1) }));
+    const bySize = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk(servers, { options: { rollout: { canary: 2, waveSize: 3, pause: 'afterCanary' } } })));
+    expect(bySize.statusCode).toBe(202);
+    expect(bySize.json.rebuildJob.options.rollout).toEqual({ canary: 2, waveSize: 3, pause: 'afterCanary' });
+    expect(bySize.json.rebuildJob.rollout).toEqual({ wave: 0, open: 2 });
+    // A percentage of all the job's servers, rounded up; no canary: the first wave goes first.
+    const byPercent = await t.call(post('/v2/tenant-b/rebuild-jobs', bulk(servers, { options: { rollout: { wavePercent: 25 } } })));
+    expect(byPercent.json.rebuildJob.options.rollout).toEqual({ canary: 0, waveSize: 3, pause: 'never' });
+    expect(byPercent.json.rebuildJob.rollout).toEqual({ wave: 0, open: 3 });
+    const jobs = t.store.jobs.size;
+    const refused: [Record<string, unknown>, string, RegExp][] = [
+      [{ canary: 10 }, '/rebuildJob/options/rollout/canary', /is not less than the job's 10 servers/],
+      [{ canary: 0 }, '/rebuildJob/options/rollout/canary', /minimum of 1/],
+      [{ waveSize: 2, wavePercent: 10 }, '/rebuildJob/options/rollout/wavePercent', /cannot be given with waveSize/],
+      [{ wavePercent: 0 }, '/rebuildJob/options/rollout/wavePercent', /minimum of 0/],
+      [{}, '/rebuildJob/options/rollout/canary', /needs a canary, a waveSize or a wavePercent/],
+      [{ waveSize: 2, pause: 'afterCanary' }, '/rebuildJob/options/rollout/pause', /needs a canary/],
+      [{ canary: 1, pause: 'sometimes' }, '/rebuildJob/options/rollout/pause', /is not one of/],
+      [{ canary: 1, waves: 3 }, '/rebuildJob/options/rollout', /Additional properties are not allowed/],
+    ];
+    for (const [rollout, pointer, message] of refused) {
+      const res = await t.call(post('/v2/tenant-c/rebuild-jobs', bulk(servers, { options: { rollout } })));
+      expect(res.statusCode, JSON.stringify(rollout)).toBe(400);
+      expect(res.json.badRequest.invalid, JSON.stringify(rollout)).toEqual([expect.objectContaining({ pointer, message: expect.stringMatching(message) })]);
+    }
+    expect(t.store.jobs.size).toBe(jobs);
+  });
+
   it('validates each server at the job microversion: personality is refused per server at 2.57', async () => {
     const t = setup();
     const res = await t.call(

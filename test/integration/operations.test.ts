@@ -1,7 +1,8 @@
 /**
  * What an operator does to a job once it is submitted, against the whole local stack and the
  * Compute API simulator: hold it and let it go on, change how many servers are in flight, read its
- * report as JSON lines or CSV, and run its failed servers again under the same job (a redrive).
+ * report as JSON lines or CSV, roll it out in waves behind a canary, and run its failed servers
+ * again under the same job (a redrive).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComputeSimulator } from '../../local/sim/index.js';
@@ -98,6 +99,48 @@ describe('pause, resume, update', () => {
     expect(res.status).toBe(400);
     expect(res.json.badRequest.message).toBe('There is no such action: frobnicate');
     await client.untilEnded(id);
+  });
+});
+
+describe('rollout', () => {
+  /** The job as the API shows it, once `done` holds of it. */
+  async function jobUntil(id: string, done: (job: Awaited<ReturnType<typeof client.job>>) => boolean, seconds = 60) {
+    const until = Date.now() + seconds * 1000;
+    for (;;) {
+      const job = await client.job(id);
+      if (done(job)) return job;
+      if (Date.now() > until) throw new Error(`job ${id} is ${JSON.stringify(job)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('runs the canary, pauses after it, and on resume runs the rest in waves, each after the one before ended', async () => {
+    const ids = newServers(5);
+    const id = await client.submit(ids.map((s) => ({ id: s })), { rollout: { canary: 1, waveSize: 2, pause: 'afterCanary' } });
+    const paused = await jobUntil(id, (j) => j.status === 'PAUSED');
+    expectOpenApi('RebuildJob', { rebuildJob: paused });
+    expect(paused).toMatchObject({ paused: { by: 'rollout' }, rollout: { wave: 1, open: 3 }, counts: { SUCCEEDED: 1 } });
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 0, 0, 0, 0]);
+    expect((await client.action(id, { resume: null })).status).toBe(202);
+    expect((await client.untilEnded(id)).status).toBe('SUCCEEDED');
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 1, 1, 1, 1]);
+    const byId = new Map((await client.servers(id)).map((s) => [s.id, s]));
+    const at = (i: number, field: 'acceptedAt' | 'endedAt') => Date.parse(byId.get(ids[i] as string)?.[field] as string);
+    for (const i of [3, 4]) expect(at(i, 'acceptedAt')).toBeGreaterThanOrEqual(Math.max(at(1, 'endedAt'), at(2, 'endedAt')));
+    // The pause is told as any other.
+    const told = moves(await eventsUntil(id, (es) => es.some((e) => e.to === 'SUCCEEDED')));
+    expect(told).toContain('RUNNING->PAUSED');
+  });
+
+  it('stops at a failed canary: the other servers are never sent, and the job ends FAILED saying why', async () => {
+    const ids = newServers(4);
+    sim.failNextRebuild(ids[0] as string, 'No valid host was found.');
+    const id = await client.submit(ids.map((s) => ({ id: s })), { rollout: { canary: 1, wavePercent: 50 } });
+    const ended = await client.untilEnded(id);
+    expect(ended).toMatchObject({ status: 'FAILED', stop: { by: 'canary' }, counts: { FAILED: 1, CANCELLED: 3 } });
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 0, 0, 0]);
+    const servers = await client.servers(id);
+    expect(servers.filter((s) => s.status === 'CANCELLED').map((s) => s.fault?.name)).toEqual(['canaryFailed', 'canaryFailed', 'canaryFailed']);
   });
 });
 

@@ -19,6 +19,7 @@ export type JobView = {
   paused?: { at: string; by: string };
   options: { maxInFlight: number };
   redrives?: number;
+  rollout?: { wave: number; open: number };
   submission: { state: string };
 };
 export type ServerView = {
@@ -31,6 +32,8 @@ export type ServerView = {
   computeRequestIds: string[];
   uncertainSince?: string;
   runs?: { status: string; faultName?: string; attempts: number }[];
+  acceptedAt?: string;
+  endedAt?: string;
   updatedAt: string;
 };
 

@@ -7,7 +7,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { IdempotencyClaimedError, JobMovedError, MoveLostError, SlotsFullError, StoreUnavailableError } from '../../lib/errors.js';
 import type { QueueMessage, RebuildMessage } from '../../lib/jobs/message.js';
-import type { JobRecord, JobStop, PreflightEntry, ServerRecord, ServerState, Submission, WatchState } from '../../lib/jobs/model.js';
+import type { JobRecord, JobStop, PreflightEntry, RolloutState, ServerRecord, ServerState, Submission, WatchState } from '../../lib/jobs/model.js';
 import type { IdempotencyRecord, JobStore, Page, RebuildQueue, ServerLock, StoredTransition } from '../../lib/jobs/ports.js';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -102,6 +102,13 @@ export class MemoryJobStore implements JobStore {
     if (!job || job.finalStatus || Boolean(job.paused) === Boolean(paused)) return false;
     if (paused) job.paused = clone(paused);
     else delete job.paused;
+    return true;
+  }
+  async openWave(jobId: string, from: RolloutState, to: RolloutState, paused?: { at: string; by: string }): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    if (!job || job.stop || job.finalStatus || job.rollout?.open !== from.open) return false;
+    job.rollout = clone(to);
+    if (paused && !job.paused) job.paused = clone(paused);
     return true;
   }
   async setMaxInFlight(jobId: string, maxInFlight: number): Promise<boolean> {
