@@ -92,13 +92,13 @@ export class ApiClient {
     return this.request('POST', this.url(path), body, headers);
   }
 
-  /** Follows a `Link: <url>; rel="next"` (the report's parts). */
-  next(answer: Answer): URL | undefined {
+  /** Follows a `Link: <url>; rel="next"` (the report's parts), or the `rel: next` of a page's links (`servers_links`). */
+  next(answer: Answer, links?: { rel: string; href: string }[]): URL | undefined {
     const link = answer.headers.get('link');
-    const m = link ? /<([^>]+)>;\s*rel="next"/.exec(link) : null;
-    if (!m) return undefined;
+    const href = links ? links.find((l) => l.rel === 'next')?.href : link ? /<([^>]+)>;\s*rel="next"/.exec(link)?.[1] : undefined;
+    if (!href) return undefined;
     // The API names its own public URL; the part's path and query are what matter here.
-    const named = new URL(m[1] as string);
+    const named = new URL(href);
     return new URL(`${named.pathname}${named.search}`, this.base);
   }
 }

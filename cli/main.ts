@@ -17,8 +17,11 @@ Commands:
   submit --image IMAGE (--server ID ... | --servers-file FILE) [--admin-pass-file FILE]
          [--max-in-flight N] [--max-attempts N] [--deadline-seconds N]
          [--canary N] [--wave-size N | --wave-percent P] [--rollout-pause afterCanary|betweenWaves|never]
-         [--microversion 2.N] [--idempotency-key KEY] [--wait]
-                           servers start in the order given: the canary is the first N
+         [--microversion 2.N] [--idempotency-key KEY] [--wait] [--plan]
+                           servers start in the order given: the canary is the first N;
+                           --plan: build a plan and send nothing until confirmed
+  plan JOB                 what would happen to each server of a planned job
+  confirm JOB [--admin-pass-file FILE]   send a planned job (its secrets given again)
   show JOB                 where a job stands
   list [--limit N]         the project's jobs, newest first
   watch JOB                a live progress bar until the job ends (plain lines when not a terminal)
@@ -60,6 +63,7 @@ const OPTIONS = {
   microversion: { type: 'string' },
   'idempotency-key': { type: 'string' },
   wait: { type: 'boolean' },
+  plan: { type: 'boolean' },
   status: { type: 'string' },
   limit: { type: 'string' },
   csv: { type: 'boolean' },
@@ -186,6 +190,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           deadlineSeconds: integer(values, 'deadline-seconds'),
           microversion: values.microversion,
           ...(Object.keys(rollout).length ? { rollout } : {}),
+          ...(values.plan ? { confirm: 'manual' } : {}),
         });
         const body = {
           rebuildJob: {
@@ -196,7 +201,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         };
         const answer = await client.post('/rebuild-jobs', body, values['idempotency-key'] ? { 'Idempotency-Key': values['idempotency-key'] } : {});
         const job = answer.json.rebuildJob as JobSnapshot;
-        if (!values.wait) {
+        if (!values.wait || values.plan) {
           print(answer.json, `${summary(job)}\n${answer.headers.get('location') ?? ''}`);
           return 0;
         }
@@ -230,6 +235,26 @@ export async function run(argv: string[], io: Io): Promise<number> {
         const n = integer(values, 'max-in-flight');
         if (n === undefined) throw new UsageError('update needs --max-in-flight N');
         return await act({ update: { maxInFlight: n } });
+      }
+      case 'plan': {
+        const path = `${needJob()}/plan`;
+        let answer = await client.get(path);
+        const plan = answer.json.plan as { summary: Record<string, number>; expiresAt?: string; servers: { id: string; action: string; reason?: string }[]; images: { id: string; found: boolean; status?: string; unchecked?: string }[] };
+        for (let next = client.next(answer, answer.json.servers_links); next; next = client.next(answer, answer.json.servers_links)) {
+          answer = await client.request('GET', next);
+          plan.servers.push(...(answer.json.plan.servers as typeof plan.servers));
+        }
+        const lines = [
+          `${['rebuild', 'wait', 'fail', 'unknown'].map((k) => `${plan.summary[k] ?? 0} ${k}`).join(', ')}${plan.expiresAt ? `; confirm by ${plan.expiresAt}` : ''}`,
+          ...plan.images.map((i) => `image ${i.id}: ${i.unchecked ? `not checked (${i.unchecked})` : i.found ? i.status : 'not in Glance'}`),
+          ...plan.servers.filter((x) => x.action !== 'rebuild' || x.reason).map((x) => `${x.id}  ${x.action.padEnd(7)} ${x.reason ?? ''}`),
+        ];
+        print({ plan }, lines.join('\n'));
+        return 0;
+      }
+      case 'confirm': {
+        const adminPass = secretFrom(values['admin-pass-file']);
+        return await act({ confirm: adminPass !== undefined ? { rebuild: { adminPass } } : null });
       }
       case 'redrive': {
         const adminPass = secretFrom(values['admin-pass-file']);

@@ -20,6 +20,7 @@ import {
 } from '../lib/errors.js';
 import { parseJobAction, pauseJob, resumeJob, updateJob } from '../lib/jobs/actions.js';
 import { cancelJob } from '../lib/jobs/cancel.js';
+import { confirmJob, planView } from '../lib/jobs/plan.js';
 import { redriveJob } from '../lib/jobs/redrive.js';
 import { jobReport, reportFormat } from '../lib/jobs/report.js';
 import { type Caller, PROJECT_ID } from '../lib/jobs/grants.js';
@@ -211,7 +212,9 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
                 ? await resumeJob(deps.store, ctx.caller, jobId)
                 : action.kind === 'update'
                   ? await updateJob(deps.store, ctx.caller, jobId, action.maxInFlight)
-                  : await redriveJob({ store: deps.store, queue: deps.queue, life, now }, ctx.caller, jobId, action.request);
+                  : action.kind === 'confirm'
+                    ? await confirmJob({ store: deps.store, queue: deps.queue, life, now }, ctx.caller, jobId, action.secrets)
+                    : await redriveJob({ store: deps.store, queue: deps.queue, life, now }, ctx.caller, jobId, action.request);
         deps.logger.info('job action', { jobId: job.jobId, action: action.kind, by: ctx.caller.principal });
         return json(202, jobView(job, ctx.baseUrl, now()), { Location: jobLocation(ctx.baseUrl, job) });
       },
@@ -226,6 +229,9 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
           body: report.body,
         };
       },
+    }),
+    route('/v2/{tenant_id}/rebuild-jobs/{job_id}/plan', {
+      GET: async (ctx) => json(200, await planView(deps.store, ctx.caller, ctx.params.job_id as string, ctx.event.queryStringParameters ?? {}, ctx.baseUrl)),
     }),
     route('/v2/{tenant_id}/rebuild-jobs/{job_id}/servers', {
       GET: async (ctx) =>

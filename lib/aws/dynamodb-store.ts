@@ -29,7 +29,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { BadRequestError, IdempotencyClaimedError, JobMovedError, MoveLostError, SlotsFullError, StoreUnavailableError } from '../errors.js';
-import { type Counts, type JobRecord, type JobStop, type PreflightEntry, type RolloutState, type ServerRecord, type ServerState, SERVER_STATES, type Submission, type WatchState } from '../jobs/model.js';
+import { type Counts, type JobPlan, type JobRecord, type JobStop, type PreflightEntry, type RolloutState, type ServerRecord, type ServerState, SERVER_STATES, type Submission, type WatchState } from '../jobs/model.js';
 import type { IdempotencyRecord, JobStore, Page, ServerLock, StoredTransition } from '../jobs/ports.js';
 import { canonicalUuid } from '../request/nova-formats.js';
 import {
@@ -428,10 +428,10 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async setStop(jobId: string, stop: JobStop): Promise<boolean> {
+  async setStop(jobId: string, stop: JobStop, options: { onlyAwaiting?: boolean } = {}): Promise<boolean> {
     return this.updateJobIf(jobId, {
       UpdateExpression: 'SET #stop = :stop, updatedAt = :u',
-      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)',
+      ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)${options.onlyAwaiting ? ' AND attribute_exists(awaiting)' : ''}`,
       ExpressionAttributeNames: { '#stop': 'stop' },
       ExpressionAttributeValues: marshall({ ':stop': stop, ':u': stop.at }),
     });
@@ -451,6 +451,24 @@ export class DynamoJobStore implements JobStore {
       ConditionExpression: 'attribute_exists(pk) AND rollout.#open = :from AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)',
       ExpressionAttributeNames: { '#open': 'open', '#stop': 'stop' },
       ExpressionAttributeValues: marshall({ ':to': to, ':from': from.open, ':u': paused?.at ?? new Date().toISOString(), ...(paused ? { ':p': paused } : {}) }),
+    });
+  }
+
+  async setPlan(jobId: string, plan: JobPlan): Promise<boolean> {
+    return this.updateJobIf(jobId, {
+      UpdateExpression: 'SET #plan = :plan, updatedAt = :u',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_exists(awaiting) AND attribute_not_exists(#plan) AND attribute_not_exists(finalStatus)',
+      ExpressionAttributeNames: { '#plan': 'plan' },
+      ExpressionAttributeValues: marshall({ ':plan': plan, ':u': plan.builtAt }, { removeUndefinedValues: true }),
+    });
+  }
+
+  async confirmPlan(jobId: string, confirmedAt: string, deadline: string, submission: Submission): Promise<boolean> {
+    return this.updateJobIf(jobId, {
+      UpdateExpression: 'REMOVE awaiting SET confirmedAt = :u, deadline = :d, gsi2sk = :liveKey, submission = :s, updatedAt = :u',
+      ConditionExpression: 'attribute_exists(awaiting) AND attribute_exists(#plan) AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)',
+      ExpressionAttributeNames: { '#plan': 'plan', '#stop': 'stop' },
+      ExpressionAttributeValues: marshall({ ':d': deadline, ':liveKey': `${deadline}#${jobId}`, ':s': submission, ':u': confirmedAt }, { removeUndefinedValues: true }),
     });
   }
 

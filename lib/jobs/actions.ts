@@ -1,7 +1,7 @@
 /**
  * What a caller may do to a job, through `POST …/rebuild-jobs/{id}/action` with a Nova-style
  * action body (one key): cancel it (cancel.ts), hold it and let it go on, change how many of its
- * servers may be in flight, or run an ended job's failed servers again (redrive.ts). Each acts on the job item alone; the worker reads them at
+ * servers may be in flight, confirm its plan (plan.ts), or run an ended job's failed servers again (redrive.ts). Each acts on the job item alone; the worker reads them at
  * every step (a held job sends nothing new; a claim honours the current maxInFlight).
  */
 import { BadRequestError, ConflictError } from '../errors.js';
@@ -10,6 +10,8 @@ import type { JobRecord } from './model.js';
 import type { JobStore } from './ports.js';
 import { type RedriveRequest, parseRedrive } from './redrive.js';
 import { loadJob } from './views.js';
+import { parseConfirm } from './plan.js';
+import type { RebuildRequest } from '../request/rebuild-schema.js';
 
 /** maxInFlight's range, as the request schema has it (job-request.ts). */
 const MAX_IN_FLIGHT = { min: 1, max: 1000 };
@@ -19,10 +21,11 @@ export type JobAction =
   | { kind: 'pause' }
   | { kind: 'resume' }
   | { kind: 'update'; maxInFlight: number }
-  | { kind: 'redrive'; request: RedriveRequest };
+  | { kind: 'redrive'; request: RedriveRequest }
+  | { kind: 'confirm'; secrets: Partial<RebuildRequest> };
 
 const NULL_ACTIONS = ['cancel', 'pause', 'resume'] as const;
-const ACTIONS = [...NULL_ACTIONS, 'update', 'redrive'];
+const ACTIONS = [...NULL_ACTIONS, 'update', 'redrive', 'confirm'];
 
 /** Reads an action body as Nova reads one: a single key naming the action. */
 export function parseJobAction(body: unknown): JobAction {
@@ -47,6 +50,7 @@ export function parseJobAction(body: unknown): JobAction {
     return { kind: 'update', maxInFlight: n };
   }
   if (name === 'redrive') return { kind: 'redrive', request: parseRedrive(value) };
+  if (name === 'confirm') return { kind: 'confirm', secrets: parseConfirm(value) };
   throw new BadRequestError(`There is no such action: ${name.slice(0, 64)}`);
 }
 

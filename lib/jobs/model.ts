@@ -29,8 +29,11 @@ export const IN_FLIGHT_STATES: readonly ServerState[] = ['SUBMITTING', 'ACCEPTED
 /** A job's final status: written once, with `completedAt`, by the transition that ends its last server. */
 export type FinalJobStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'CANCELLED';
 
-/** The job's status as the API shows it. QUEUED and RUNNING follow from the counts; PAUSED from `paused`. */
-export type JobStatus = 'QUEUED' | 'RUNNING' | 'PAUSED' | FinalJobStatus;
+/**
+ * The job's status as the API shows it. QUEUED and RUNNING follow from the counts; PAUSED from
+ * `paused`; PLANNING and AWAITING_CONFIRMATION from `awaiting` (a plan being built, then built).
+ */
+export type JobStatus = 'PLANNING' | 'AWAITING_CONFIRMATION' | 'QUEUED' | 'RUNNING' | 'PAUSED' | FinalJobStatus;
 
 export const FINAL_JOB_STATUSES: readonly FinalJobStatus[] = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED'];
 
@@ -90,6 +93,15 @@ export interface JobRecord {
   redrives?: number;
   /** Which of the job's servers may start, when it rolls out in waves (jobs/rollout.ts). */
   rollout?: RolloutState;
+  /**
+   * Set while the job waits for a caller to confirm its plan (`options.confirm: "manual"`,
+   * jobs/plan.ts): nothing is sent. `until`: when the plan expires (the job's deadline until then).
+   */
+  awaiting?: { until: string };
+  /** What the plan found beyond the preflight's entries: written once, when it is built. */
+  plan?: JobPlan;
+  /** When a caller confirmed the plan: its servers' messages were sent from then on. */
+  confirmedAt?: string;
   /** Set, with `completedAt`, in the write that ended the last server. */
   finalStatus?: FinalJobStatus;
   completedAt?: string;
@@ -132,18 +144,43 @@ export interface PreflightEntry {
   status: string;
   taskState: string | null;
   imageId?: string;
+  /** Shown by lists from microversion 2.73 (13h). */
+  locked?: boolean;
+  /** The flavor's disk and RAM, shown embedded in the server from microversion 2.47. */
+  flavor?: { disk?: number; ram?: number };
+}
+
+/** A target image as Glance showed it when the plan was built (14a, 14b). */
+export interface ImageCheck {
+  found: boolean;
+  status?: string;
+  minDisk?: number;
+  minRam?: number;
+  /** Why it was not checked (no image endpoint, no answer). */
+  unchecked?: string;
+}
+
+/** A plan's findings beyond the preflight entries (jobs/plan.ts). */
+export interface JobPlan {
+  builtAt: string;
+  /** Whether the project's list was read; if not, `unlisted` says why and every server is `unknown`. */
+  listed: boolean;
+  unlisted?: string;
+  images: Record<string, ImageCheck>;
+  /** How many servers each planned action has (jobs/plan.ts). */
+  summary: Record<'rebuild' | 'wait' | 'fail' | 'unknown', number>;
 }
 
 export interface JobStop {
-  /** A caller's cancel, the failure threshold, or a failure among the canary (jobs/rollout.ts). */
-  by: 'cancel' | 'threshold' | 'canary';
+  /** A caller's cancel, the failure threshold, a failure among the canary (jobs/rollout.ts), or a plan left unconfirmed (jobs/plan.ts). */
+  by: 'cancel' | 'threshold' | 'canary' | 'expired';
   at: string;
   reason: string;
 }
 
 /** The fault name of a server a stop ends before it was sent. */
 export function stopFaultName(stop: JobStop): string {
-  return stop.by === 'cancel' ? 'cancelled' : stop.by === 'canary' ? 'canaryFailed' : 'failureThreshold';
+  return { cancel: 'cancelled', threshold: 'failureThreshold', canary: 'canaryFailed', expired: 'planExpired' }[stop.by];
 }
 
 /**
@@ -246,8 +283,9 @@ export interface RunSummary {
 }
 
 /** The job's status, from its final status or, while it runs, its counts. */
-export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop' | 'finalStatus' | 'paused'>): JobStatus {
+export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop' | 'finalStatus' | 'paused' | 'awaiting' | 'plan'>): JobStatus {
   if (job.finalStatus) return job.finalStatus;
+  if (job.awaiting && !job.stop) return job.plan ? 'AWAITING_CONFIRMATION' : 'PLANNING';
   if (job.paused && !job.stop) return 'PAUSED';
   return job.counts.QUEUED === job.total && !job.stop ? 'QUEUED' : 'RUNNING';
 }
@@ -256,7 +294,7 @@ export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop' | 'fi
 export function finalStatusOf(counts: Counts, total: number, stop: JobStop | undefined): FinalJobStatus {
   if (counts.SUCCEEDED === total) return 'SUCCEEDED';
   if (stop?.by === 'threshold' || stop?.by === 'canary') return 'FAILED';
-  if (stop?.by === 'cancel' && counts.CANCELLED > 0) return 'CANCELLED';
+  if ((stop?.by === 'cancel' || stop?.by === 'expired') && counts.CANCELLED > 0) return 'CANCELLED';
   if (counts.SUCCEEDED === 0) return counts.FAILED > 0 ? 'FAILED' : 'CANCELLED';
   return 'PARTIAL';
 }
@@ -267,3 +305,10 @@ export function finalStatusOf(counts: Counts, total: number, stop: JobStop | und
  * (API Gateway ends every request at 30 s), so a live submission's never lapses.
  */
 export const SUBMIT_WINDOW_SECONDS = 60;
+
+/**
+ * How long a plan waits for its confirmation (jobs/plan.ts): a day, the Idempotency-Key's window,
+ * so a plan submitted before a night's change window is still there when the window opens, and a
+ * submit retried with the same key within it finds the same plan rather than a second one.
+ */
+export const PLAN_TTL_SECONDS = 24 * 3600;

@@ -3,7 +3,7 @@
  * unit tests pass in-memory ones through the same seam.
  */
 import type { QueueMessage, RebuildMessage } from './message.js';
-import type { FinalJobStatus, JobRecord, JobStop, PreflightEntry, RolloutState, ServerRecord, ServerState, Submission, WatchState } from './model.js';
+import type { FinalJobStatus, JobPlan, JobRecord, JobStop, PreflightEntry, RolloutState, ServerRecord, ServerState, Submission, WatchState } from './model.js';
 
 /** The idempotency claim: one per (tenant, principal, key), kept 24 h. */
 export interface IdempotencyRecord {
@@ -94,7 +94,7 @@ export interface JobStore {
    */
   applyTransition(t: StoredTransition): Promise<void>;
   /** Stops further submissions (cancel or failure threshold), once; false if already stopped or ended. */
-  setStop(jobId: string, stop: JobStop): Promise<boolean>;
+  setStop(jobId: string, stop: JobStop, options?: { onlyAwaiting?: boolean }): Promise<boolean>;
   /** Holds the job (`paused`) or lets it go on (null); false when it has ended or was already so. */
   setPaused(jobId: string, paused: { at: string; by: string } | null): Promise<boolean>;
   /**
@@ -102,6 +102,14 @@ export interface JobStore {
    * already holds it); false when the wave moved meanwhile, or the job was stopped or ended.
    */
   openWave(jobId: string, from: RolloutState, to: RolloutState, paused?: { at: string; by: string }): Promise<boolean>;
+  /** Writes a plan's findings (jobs/plan.ts) once; false when the job no longer awaits confirmation or has one. */
+  setPlan(jobId: string, plan: JobPlan): Promise<boolean>;
+  /**
+   * Confirms a plan: no longer awaiting, the new deadline (and its place on the index of live
+   * jobs) and the submission state, in one write conditional on the job still awaiting with its
+   * plan built, not stopped nor ended; false otherwise.
+   */
+  confirmPlan(jobId: string, confirmedAt: string, deadline: string, submission: Submission): Promise<boolean>;
   /** Changes the job's maxInFlight; false when it has ended. */
   setMaxInFlight(jobId: string, maxInFlight: number): Promise<boolean>;
   /** Takes each server's lock for the job where it is free; returns the locks other jobs hold. */

@@ -71,21 +71,21 @@ export interface RedriveDeps {
 
 const hasSecret = (body: Record<string, unknown>) => SECRET_FIELDS.some((f) => body[f] !== undefined);
 
-/** The shared request with its secrets resupplied, checked against the job's microversion. */
-function sharedRequest(job: JobRecord, secrets: Partial<RebuildRequest>): Record<string, unknown> {
+/** The shared request with its secrets resupplied (in `{"<action>": {"rebuild": {...}}}`), checked against the job's microversion. */
+export function sharedRequest(job: JobRecord, secrets: Partial<RebuildRequest>, action: 'redrive' | 'confirm' = 'redrive'): Record<string, unknown> {
   const stored = job.rebuild;
   const needed = SECRET_FIELDS.filter((f) => stored[f] !== undefined);
   const missing = needed.find((f) => secrets[f] === undefined);
   if (missing) {
-    throw new BadRequestError(`Invalid input for field/attribute redrive/rebuild/${missing}. The job's request had ${needed.join(', ')}, which is never stored: give ${needed.length === 1 ? 'it' : 'them'} again`);
+    throw new BadRequestError(`Invalid input for field/attribute ${action}/rebuild/${missing}. The job's request had ${needed.join(', ')}, which is never stored: give ${needed.length === 1 ? 'it' : 'them'} again`);
   }
   const extra = (Object.keys(secrets) as (keyof RebuildRequest)[]).find((f) => stored[f] === undefined);
-  if (extra) throw new BadRequestError(`Invalid input for field/attribute redrive/rebuild/${extra}. The job's request had no ${extra}`);
+  if (extra) throw new BadRequestError(`Invalid input for field/attribute ${action}/rebuild/${extra}. The job's request had no ${extra}`);
   const body = { ...stored, ...secrets };
   const checked = rebuildSchemaFor(parseMicroversion(job.options.microversion)).full.safeParse(body);
   if (!checked.success) {
-    const [first] = fieldErrorsFromZod(checked.error, body, ['redrive', 'rebuild']);
-    throw new BadRequestError(first?.message ?? 'Invalid input for field/attribute redrive/rebuild');
+    const [first] = fieldErrorsFromZod(checked.error, body, [action, 'rebuild']);
+    throw new BadRequestError(first?.message ?? `Invalid input for field/attribute ${action}/rebuild`);
   }
   return body;
 }

@@ -13,7 +13,7 @@ import type { Caller } from './grants.js';
 import type { ServerLife } from './lifecycle.js';
 import { lockServers, releaseServers } from './locks.js';
 import { MESSAGE_VERSION, type RebuildMessage } from './message.js';
-import { type JobRecord, type ServerRecord, SUBMIT_WINDOW_SECONDS, zeroCounts } from './model.js';
+import { type JobRecord, PLAN_TTL_SECONDS, type ServerRecord, SUBMIT_WINDOW_SECONDS, type WatchState, zeroCounts } from './model.js';
 import { type IdempotencyRecord, type JobStore, MAX_MOVES_PER_WRITE, type RebuildQueue, type ServerLock } from './ports.js';
 import { newWatchState, secretsOf, watchMessage } from './watching.js';
 import { firstWave } from './rollout.js';
@@ -123,7 +123,9 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
   const jobId = (deps.newId ?? randomUUID)();
   const createdAt = now.toISOString();
   const expiresAt = nowSeconds + deps.retentionDays * 86400;
-  const deadline = new Date(now.getTime() + request.options.deadlineSeconds * 1000).toISOString();
+  // A plan waits for its confirmation until it expires; the job's deadline is counted from the confirmation.
+  const awaiting = request.options.confirm === 'manual' ? { until: new Date(now.getTime() + PLAN_TTL_SECONDS * 1000).toISOString() } : undefined;
+  const deadline = awaiting?.until ?? new Date(now.getTime() + request.options.deadlineSeconds * 1000).toISOString();
   const total = request.servers.length;
   const records: ServerRecord[] = request.servers.map((s, index) => ({
     jobId,
@@ -170,7 +172,8 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     rebuild: redactRebuild(request.shared),
     submission: { state: 'IN_PROGRESS', deadline: new Date(now.getTime() + SUBMIT_WINDOW_SECONDS * 1000).toISOString() },
     expiresAt,
-    watch: newWatchState(total, now),
+    watch: newWatchState(total, now, awaiting !== undefined),
+    ...(awaiting ? { awaiting } : {}),
     ...(request.options.rollout ? { rollout: firstWave(request.options.rollout, total) } : {}),
     ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
   };
@@ -184,6 +187,20 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
       if (other) return { job: other, created: false };
     }
     throw err;
+  }
+
+  if (awaiting) {
+    // Nothing is sent but the watcher, whose preflight builds the plan (worker/plan.ts); without
+    // secrets, which stay out of the queue until the confirmation gives them again.
+    try {
+      await deps.queue.schedule(watchMessage(job, (job.watch as WatchState).gen, 0, undefined), 0);
+    } catch (err) {
+      if (!(err instanceof QueueUnavailableError)) throw err;
+      return recordNotQueued(deps, job, records, err);
+    }
+    job.submission = { ...job.submission, state: 'COMPLETE' };
+    await deps.store.setSubmission(jobId, job.submission);
+    return { job, created: true };
   }
 
   const messages: RebuildMessage[] = request.servers.map((s) => ({

@@ -62,6 +62,8 @@ export function jobView(job: JobRecord, baseUrl: string, now: Date): { rebuildJo
       ...(job.paused ? { paused: job.paused } : {}),
       ...(job.redrives ? { redrives: job.redrives } : {}),
       ...(job.rollout ? { rollout: job.rollout } : {}),
+      ...(job.awaiting ? { awaiting: job.awaiting } : {}),
+      ...(job.confirmedAt ? { confirmedAt: job.confirmedAt } : {}),
       options: job.options,
       rebuild: job.rebuild,
       submission: submissionView(job, now),
@@ -69,6 +71,7 @@ export function jobView(job: JobRecord, baseUrl: string, now: Date): { rebuildJo
         { rel: 'self', href: self },
         { rel: 'servers', href: `${self}/servers` },
         { rel: 'report', href: `${self}/report` },
+        ...(job.options.confirm === 'manual' ? [{ rel: 'plan', href: `${self}/plan` }] : []),
       ] satisfies Link[],
     },
   };
@@ -116,7 +119,7 @@ function parseStatus(raw: string | undefined): ServerState | undefined {
   return s as ServerState;
 }
 
-function pageLinks(url: string, query: Record<string, string | undefined>, page: Page<unknown>): Link[] {
+export function pageLinks(url: string, query: Record<string, string | undefined>, page: Page<unknown>): Link[] {
   if (!page.nextMarker) return [];
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined && k !== 'marker') params.set(k, v);

@@ -24,16 +24,17 @@ export function preflightChunk(index: number): number {
   return Math.floor(index / PREFLIGHT_CHUNK);
 }
 
-/** A new job's watch state: generation 1, preflight pending when the job is large enough for one. */
-export function newWatchState(total: number, now: Date): WatchState {
+/** A new job's watch state: generation 1, preflight pending when the job is large enough for one, or builds a plan (jobs/plan.ts). */
+export function newWatchState(total: number, now: Date, forPlan = false): WatchState {
+  const preflight = forPlan || total >= PREFLIGHT_MIN_SERVERS;
   return {
     gen: 1,
     tick: 0,
     durations: [],
-    preflight: total >= PREFLIGHT_MIN_SERVERS ? 'pending' : 'none',
+    preflight: preflight ? 'pending' : 'none',
     mode: 'list',
     lists: 0,
-    ...(total >= PREFLIGHT_MIN_SERVERS ? { nextLookAt: now.toISOString() } : {}),
+    ...(preflight ? { nextLookAt: now.toISOString() } : {}),
   };
 }
 

@@ -52,6 +52,8 @@ export interface ServerView {
   image?: { id?: string } | string;
   updated?: string;
   locked?: boolean;
+  /** From microversion 2.47 the flavor is embedded (11d): its disk (GB) and RAM (MB). Before, only its id and links. */
+  flavor?: { id?: string; disk?: number; ram?: number };
   fault?: { code?: number; message?: string; details?: string };
 }
 
@@ -75,6 +77,14 @@ export interface ServerList {
   pages: number;
   /** False when `maxPages` ran out before the last page. */
   complete: boolean;
+}
+
+/** Glance's `GET /v2/images/{id}` (14a): what a plan checks of a target image. */
+export interface ImageView {
+  id: string;
+  status: string;
+  min_disk?: number;
+  min_ram?: number;
 }
 
 /** One entry of `GET /servers/{id}/os-instance-actions`. */
@@ -126,6 +136,11 @@ export interface ComputeApi {
   getServer(target: ComputeTarget, serverId: string): Promise<ComputeResult<{ server: ServerView }>>;
   /** GET /servers/detail, following `servers_links` page by page; the first page's fault if one fails. */
   listServers(target: ComputeTarget, query: ServerListQuery): Promise<ComputeResult<ServerList>>;
+  /**
+   * Glance's GET /v2/images/{id}, on the image endpoint of the compute endpoint's catalog; a 404
+   * when Glance has no such image (14b). Throws ComputeConfigError when the catalog has no image service.
+   */
+  getImage(target: ComputeTarget, imageId: string): Promise<ComputeResult<{ image: ImageView }>>;
   /** GET /servers/{id}/os-instance-actions, newest first. */
   listInstanceActions(
     target: ComputeTarget,

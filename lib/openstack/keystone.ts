@@ -12,6 +12,8 @@ import { type HttpAnswer, type HttpClient, type ResolvedOptions, describeError, 
 export interface Session {
   token: string;
   computeBaseUrl: string;
+  /** Glance's base URL from the same catalog (interface and region), when it offers one; a fixed token has none. */
+  imageBaseUrl?: string;
 }
 
 export interface Authenticator {
@@ -53,6 +55,7 @@ interface CachedToken {
   projectId: string | undefined;
   /** The catalog's compute URL, placeholders not yet substituted. */
   computeUrlTemplate: string;
+  imageUrl: string | undefined;
 }
 
 export class KeystoneAuthenticator implements Authenticator {
@@ -93,7 +96,11 @@ export class KeystoneAuthenticator implements Authenticator {
         403,
       );
     }
-    return { token: entry.token, computeBaseUrl: substituteTenant(entry.computeUrlTemplate, tenantId) };
+    return {
+      token: entry.token,
+      computeBaseUrl: substituteTenant(entry.computeUrlTemplate, tenantId),
+      ...(entry.imageUrl !== undefined ? { imageBaseUrl: entry.imageUrl.replace(/\/+$/, '') } : {}),
+    };
   }
 
   invalidate(tenantId: string, token: string): void {
@@ -189,6 +196,7 @@ export class KeystoneAuthenticator implements Authenticator {
       refreshAt: this.refreshAt(sentAt, tokenBody.issued_at, tokenBody.expires_at),
       projectId: project,
       computeUrlTemplate: selectComputeEndpoint(tokenBody.catalog, config.interface, config.region),
+      imageUrl: selectImageEndpoint(tokenBody.catalog, config.interface, config.region),
     };
     this.cache.set(this.key(tenantId), entry);
     return entry;
@@ -207,12 +215,11 @@ export class KeystoneAuthenticator implements Authenticator {
   }
 }
 
-/** Picks the compute endpoint for the interface and region from a Keystone v3 catalog. */
-function selectComputeEndpoint(catalog: unknown, wantedInterface: EndpointInterface, region: string | undefined): string {
-  const variables = ['OS_INTERFACE', 'OS_REGION_NAME'];
+/** A catalog's endpoints of one service type. */
+function catalogEndpoints(catalog: unknown, type: 'compute' | 'image') {
   const services = Array.isArray(catalog) ? catalog.filter(isRecord) : [];
-  const endpoints = services
-    .filter((service) => service.type === 'compute')
+  return services
+    .filter((service) => service.type === type)
     .flatMap((service) => (Array.isArray(service.endpoints) ? service.endpoints.filter(isRecord) : []))
     .map((endpoint) => ({
       interface: typeof endpoint.interface === 'string' ? endpoint.interface : '',
@@ -220,6 +227,22 @@ function selectComputeEndpoint(catalog: unknown, wantedInterface: EndpointInterf
       url: typeof endpoint.url === 'string' ? endpoint.url : '',
     }))
     .filter((endpoint) => endpoint.url !== '');
+}
+
+/**
+ * The image service (Glance) at the interface and region compute was taken from; undefined when the
+ * catalog has none there. Only a plan reads it (jobs/plan.ts), so its absence is no error: the plan
+ * says the image was not checked.
+ */
+function selectImageEndpoint(catalog: unknown, wantedInterface: EndpointInterface, region: string | undefined): string | undefined {
+  const matching = catalogEndpoints(catalog, 'image').filter((e) => e.interface === wantedInterface && (region === undefined || e.region === region));
+  return new Set(matching.map((e) => e.region)).size === 1 ? matching[0]?.url : undefined;
+}
+
+/** Picks the compute endpoint for the interface and region from a Keystone v3 catalog. */
+function selectComputeEndpoint(catalog: unknown, wantedInterface: EndpointInterface, region: string | undefined): string {
+  const variables = ['OS_INTERFACE', 'OS_REGION_NAME'];
+  const endpoints = catalogEndpoints(catalog, 'compute');
   if (endpoints.length === 0) {
     throw new ComputeConfigError('The Keystone catalog offers no compute service endpoint to this user', variables);
   }

@@ -13,12 +13,13 @@ import {
   type ComputeApi,
   type ComputeResult,
   type ComputeTarget,
+  type ImageView,
   type InstanceAction,
   type ServerList,
   type ServerListQuery,
   type ServerView,
 } from './compute.js';
-import type { ComputeConfig } from './config.js';
+import { type ComputeConfig, ComputeConfigError } from './config.js';
 import { isRecord, parseFault, parseJson, plainText } from './faults.js';
 import { type Authenticator, FixedTokenAuthenticator, KeystoneAuthenticator, KeystoneFault, type Session } from './keystone.js';
 import { type ComputeHttpOptions, HttpClient, type ResolvedOptions, firstHeader, resolveOptions, sharedAgent } from './transport.js';
@@ -112,11 +113,40 @@ class HttpComputeApi implements ComputeApi {
     });
   }
 
+  private baseUrl(session: Session, service: 'image' | undefined, what: string): string {
+    if (service !== 'image') return session.computeBaseUrl;
+    if (session.imageBaseUrl === undefined) throw new ComputeConfigError(`${what}: the Keystone catalog offers no image service at the compute endpoint's interface and region`, ['OS_INTERFACE', 'OS_REGION_NAME']);
+    return session.imageBaseUrl;
+  }
+
+  getImage(target: ComputeTarget, imageId: string): Promise<ComputeResult<{ image: ImageView }>> {
+    return this.call(target, 'GET', `/v2/images/${encodeURIComponent(imageId)}`, {
+      service: 'image',
+      requestId: freshRequestId,
+      parse: (json) =>
+        isRecord(json) && typeof json.id === 'string' && typeof json.status === 'string'
+          ? {
+              ok: true,
+              value: {
+                image: {
+                  id: json.id,
+                  status: json.status,
+                  ...(typeof json.min_disk === 'number' ? { min_disk: json.min_disk } : {}),
+                  ...(typeof json.min_ram === 'number' ? { min_ram: json.min_ram } : {}),
+                },
+              },
+            }
+          : { ok: false, expected: 'an image' },
+    });
+  }
+
   private async call<T>(
     target: ComputeTarget,
     method: 'GET' | 'POST',
     path: string,
     spec: {
+      /** Glance instead of Nova: on the catalog's image endpoint. */
+      service?: 'image';
       body?: string;
       requestId: () => string;
       parse: (json: unknown) => { ok: true; value: T } | { ok: false; expected: string };
@@ -125,7 +155,7 @@ class HttpComputeApi implements ComputeApi {
     if (!MICROVERSION.test(target.microversion)) {
       throw new TypeError(`microversion must be "2.N", got ${JSON.stringify(target.microversion.slice(0, 20))}`);
     }
-    const what = `Compute API ${method} ${path}`;
+    const what = `${spec.service === 'image' ? 'Image API' : 'Compute API'} ${method} ${path}`;
     for (let attempt = 1; ; attempt++) {
       let session: Session;
       try {
@@ -137,7 +167,7 @@ class HttpComputeApi implements ComputeApi {
       }
       const answer = await this.http.send({
         method,
-        url: new URL(`${session.computeBaseUrl}${path}`),
+        url: new URL(`${this.baseUrl(session, spec.service, what)}${path}`),
         headers: {
           'X-Auth-Token': session.token,
           'X-OpenStack-Nova-API-Version': target.microversion,

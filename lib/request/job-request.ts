@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { BadRequestError, OverLimitError, type ApiError } from '../errors.js';
+import { SECRET_FIELDS } from './secrets.js';
 import { errorForFields, fieldErrorsFromZod, toPointer, type FieldError } from './field-errors.js';
 import { type Microversion, formatMicroversion, parseMicroversion } from './microversion.js';
 import { canonicalUuid } from './nova-formats.js';
@@ -26,6 +27,8 @@ export interface JobOptions {
   maxInFlight: number;
   /** Start the servers in waves, in the order listed (jobs/rollout.ts). */
   rollout?: RolloutOptions;
+  /** `manual`: build a plan and send nothing until a caller confirms it (jobs/plan.ts). */
+  confirm?: 'manual';
 }
 
 export const ROLLOUT_PAUSES = ['afterCanary', 'betweenWaves', 'never'] as const;
@@ -88,6 +91,7 @@ export const optionsSchema = z.strictObject({
       if (r.pause === 'afterCanary' && r.canary === undefined) ctx.addIssue({ code: 'custom', path: ['pause'], message: 'needs a canary' });
     })
     .optional(),
+  confirm: z.enum(['manual', 'auto']).optional(),
 });
 
 const bulkSchema = z.strictObject({
@@ -146,6 +150,7 @@ function buildOptions(raw: unknown, headerMv: Microversion | undefined, limits: 
     maxFailurePercentage: parsed.data.maxFailurePercentage ?? limits.defaults.maxFailurePercentage,
     maxInFlight: parsed.data.maxInFlight ?? limits.defaults.maxInFlight,
     ...(rollout ? { rollout } : {}),
+    ...(parsed.data.confirm === 'manual' ? { confirm: 'manual' as const } : {}),
   };
 }
 
@@ -240,6 +245,19 @@ export function parseBulkRequest(body: unknown, headerMv: Microversion | undefin
     if (!sharedParsed.success) return;
     // Shared and own fields are already valid one by one; what is left to find is a missing
     // imageRef and quota limits over the merged body.
+    // A plan's confirmation gives the job's secrets again (they are never stored), and only the
+    // shared ones: a server with secrets of its own could not be sent.
+    const ownSecret = options.confirm === 'manual' ? SECRET_FIELDS.find((f) => (ownErrors.data as Record<string, unknown>)[f] !== undefined) : undefined;
+    if (ownSecret) {
+      errors.push({
+        pointer: toPointer([...base, 'rebuild', ownSecret]),
+        message: `Invalid input for field/attribute ${ownSecret}. A job confirmed by hand is sent when confirmed, and secrets are never stored: give ${ownSecret} in the shared rebuild (the confirmation gives it again), or submit this server without confirm`,
+        status: 400,
+        index,
+        serverId: id,
+      });
+      return;
+    }
     const merged = { ...shared, ...overrides };
     const checked = validateServer(merged, mv, limits.quotas, [...base, 'rebuild'], { index, serverId: id });
     errors.push(...checked.errors);

@@ -36,6 +36,11 @@ export const requestSchemas = {
     z.strictObject({ resume: z.null() }),
     z.strictObject({ update: z.strictObject({ maxInFlight: z.number().int().min(1).max(1000) }) }),
     z.strictObject({
+      confirm: z
+        .union([z.null(), z.strictObject({ rebuild: widestRebuild.pick(Object.fromEntries(SECRET_FIELDS.map((f) => [f, true])) as { adminPass: true; personality: true; user_data: true }).partial() })])
+        .meta({ description: "Sends a built plan; the job's secret fields, if its request had any, given again" }),
+    }),
+    z.strictObject({
       redrive: z.strictObject({
         status: z.array(z.enum(REDRIVABLE)).min(1),
         rebuild: widestRebuild.pick(Object.fromEntries(SECRET_FIELDS.map((f) => [f, true])) as { adminPass: true; personality: true; user_data: true }).partial().optional(),
@@ -48,7 +53,7 @@ const job = z.strictObject({
   id: z.uuid(),
   tenantId: z.string(),
   kind: z.enum(['bulk', 'single']),
-  status: z.enum(['QUEUED', 'RUNNING', 'PAUSED', ...FINAL_JOB_STATUSES]),
+  status: z.enum(['PLANNING', 'AWAITING_CONFIRMATION', 'QUEUED', 'RUNNING', 'PAUSED', ...FINAL_JOB_STATUSES]),
   total: z.number().int().min(1),
   counts,
   createdBy: z.string(),
@@ -56,7 +61,9 @@ const job = z.strictObject({
   updatedAt: dateTime,
   deadline: dateTime,
   completedAt: dateTime.optional(),
-  stop: z.strictObject({ by: z.enum(['cancel', 'threshold', 'canary']), at: dateTime, reason: z.string() }).optional(),
+  stop: z.strictObject({ by: z.enum(['cancel', 'threshold', 'canary', 'expired']), at: dateTime, reason: z.string() }).optional(),
+  awaiting: z.strictObject({ until: dateTime }).meta({ description: 'The plan waits for its confirmation until then' }).optional(),
+  confirmedAt: dateTime.optional(),
   paused: z.strictObject({ at: dateTime, by: z.string() }).optional(),
   redrives: z.number().int().min(1).optional(),
   rollout: z
@@ -70,6 +77,7 @@ const job = z.strictObject({
     maxFailurePercentage: z.number(),
     maxInFlight: z.number().int(),
     rollout: z.strictObject({ canary: z.number().int().min(0), waveSize: z.number().int().min(1), pause: z.enum(ROLLOUT_PAUSES) }).optional(),
+    confirm: z.literal('manual').optional(),
   }),
   rebuild: z.record(z.string(), z.unknown()).meta({ description: 'The shared request, its secret fields replaced by "***"' }),
   submission: z.strictObject({
@@ -112,7 +120,34 @@ const server = z.strictObject({
   updatedAt: dateTime,
 });
 
+const plannedServer = z.strictObject({
+  id: z.uuid(),
+  index: z.number().int().min(0),
+  action: z.enum(['rebuild', 'wait', 'fail', 'unknown']),
+  reason: z.string().optional(),
+  found: z.boolean().meta({ description: "Whether the project's list showed it" }),
+  status: z.string().optional(),
+  taskState: z.string().nullable().optional(),
+  imageId: z.string().optional().meta({ description: 'Its image now' }),
+  locked: z.boolean().optional(),
+  targetImageId: z.string(),
+});
+
+const plan = z.strictObject({
+  jobId: z.uuid(),
+  builtAt: dateTime,
+  expiresAt: dateTime.optional(),
+  listed: z.boolean(),
+  unlisted: z.string().optional(),
+  summary: z.strictObject({ rebuild: z.number().int(), wait: z.number().int(), fail: z.number().int(), unknown: z.number().int() }),
+  images: z.array(
+    z.strictObject({ id: z.string(), found: z.boolean(), status: z.string().optional(), minDisk: z.number().optional(), minRam: z.number().optional(), unchecked: z.string().optional() }),
+  ),
+  servers: z.array(plannedServer),
+});
+
 export const responseSchemas = {
+  RebuildJobPlan: z.strictObject({ plan, servers_links: z.array(link) }),
   RebuildJob: z.strictObject({ rebuildJob: job }),
   RebuildJobList: z.strictObject({ rebuildJobs: z.array(job), rebuildJobs_links: z.array(link) }),
   RebuildJobServers: z.strictObject({ servers: z.array(server), servers_links: z.array(link) }),
@@ -213,6 +248,15 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { '200': { description: 'A page of servers', headers: requestId, ...jsonBody('RebuildJobServers') }, ...faults(400, 403, 404) },
         },
       },
+      '/v2/{tenant_id}/rebuild-jobs/{job_id}/plan': {
+        parameters: [tenant, jobId],
+        get: {
+          operationId: 'showRebuildJobPlan',
+          summary: 'What would happen to each server of a job submitted with options.confirm "manual" (409 while the plan is built)',
+          parameters: page,
+          responses: { '200': { description: 'The plan, a page of its servers', headers: requestId, ...jsonBody('RebuildJobPlan') }, ...faults(400, 403, 404, 409) },
+        },
+      },
       '/v2/{tenant_id}/rebuild-jobs/{job_id}/report': {
         parameters: [tenant, jobId],
         get: {
@@ -233,7 +277,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         parameters: [tenant, jobId],
         post: {
           operationId: 'actOnRebuildJob',
-          summary: 'cancel, pause, resume, update maxInFlight, or redrive an ended job\'s FAILED/CANCELLED servers',
+          summary: 'cancel, pause, resume, update maxInFlight, confirm a plan, or redrive an ended job\'s FAILED/CANCELLED servers',
           requestBody: { required: true, ...jsonBody('JobAction') },
           responses: { ...accepted('The job after the action'), ...faults(400, 403, 404, 409, 503) },
         },

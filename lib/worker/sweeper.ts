@@ -89,7 +89,16 @@ export async function sweep(deps: SweepDeps): Promise<SweepReport> {
 }
 
 async function sweepJob(deps: SweepDeps, job: JobRecord, now: Date, report: SweepReport): Promise<void> {
-  const pastDeadline = now.getTime() > Date.parse(job.deadline);
+  if (job.awaiting) {
+    // A plan awaiting its confirmation has sent nothing: nothing is overdue until it expires
+    // (its deadline until then), and then its servers end CANCELLED, unsent.
+    if (now.getTime() <= Date.parse(job.awaiting.until)) return;
+    const stop = { by: 'expired' as const, at: now.toISOString(), reason: `The plan was not confirmed by ${job.awaiting.until}: nothing was rebuilt.` };
+    // Only while it still awaits: a confirmation that landed since the read goes on.
+    if (!(await deps.store.setStop(job.jobId, stop, { onlyAwaiting: true }))) return;
+    job = { ...job, stop };
+  }
+  const pastDeadline = !job.awaiting && now.getTime() > Date.parse(job.deadline);
   const overdueBefore = now.getTime() - deps.sweep.stallSeconds * 1000;
   const text = new CloudText(undefined);
   if (job.counts.ACCEPTED + job.counts.REBUILDING > 0 && (await armWatch({ ...deps, now: () => now }, job, undefined))) {
@@ -100,7 +109,9 @@ async function sweepJob(deps: SweepDeps, job: JobRecord, now: Date, report: Swee
   do {
     const page = await deps.store.listServers(job.jobId, { limit: PAGE, ...(marker ? { marker } : {}) });
     const open = page.items.filter((s) => !isTerminal(s.status));
-    const overdue = (s: ServerRecord) => s.nextCheckAt !== undefined && Date.parse(s.nextCheckAt) < overdueBefore;
+    // A confirmed plan's servers were due from its confirmation, whatever their records say.
+    const confirmed = job.confirmedAt !== undefined && Date.parse(job.confirmedAt) >= overdueBefore;
+    const overdue = (s: ServerRecord) => !confirmed && s.nextCheckAt !== undefined && Date.parse(s.nextCheckAt) < overdueBefore;
 
     // Unsent servers end in bulk: nothing to ask the cloud.
     const unsent = open.filter(isUnsent);

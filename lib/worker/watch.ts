@@ -33,6 +33,7 @@ import { SECRET_FIELDS, SecretScrubber } from '../request/secrets.js';
 import { ComputeAuthError, ComputeTransportError, type ComputeApi, type ComputeTarget, type ServerView } from '../openstack/compute.js';
 import { CloudText } from './cloud-text.js';
 import { type ServerEnd, serverOutcome } from './outcome.js';
+import { buildPlan } from './plan.js';
 
 /** The watcher's numbers, in seconds unless said; each default is explained where it is set. */
 export interface WatchSettings {
@@ -100,6 +101,15 @@ const DURATION_SAMPLES = 32;
 const MAX_WATCH_PAGES = 10;
 /** The preflight never costs more than one list page per this many servers of the job. */
 const PREFLIGHT_SERVERS_PER_PAGE = 10;
+/**
+ * A plan's list of the whole project stops after this many pages (100,000 servers at Nova's
+ * default page of 1,000): past it the plan says the project could not be listed whole, rather than
+ * call servers it did not reach "not found".
+ */
+const PLAN_MAX_PAGES = 100;
+
+/** Whether the preflight read the project's list, and why not. */
+export type Listed = { ok: true } | { ok: false; why: string };
 /**
  * A list is used for a server only if it was started this long after the server's 202 was recorded
  * (acceptedAt is read after the 202, listedAt before the list is sent, so on one clock "after" is
@@ -218,7 +228,11 @@ export async function handleWatchMessage(deps: WatchDeps, msg: WatchMessage): Pr
   const target: ComputeTarget = { tenantId: job.tenantId, microversion: job.options.microversion };
   const expect = { gen: w.gen, tick: w.tick };
   let state: WatchState = { ...w };
-  if (state.preflight === 'pending') state = await preflight(deps, job, state, target);
+  if (state.preflight === 'pending') {
+    const done = await preflight(deps, job, state, target);
+    state = done.state;
+    if (job.awaiting && !job.plan) await buildPlan(deps, job, target, done.listed);
+  }
   if (state.mode === 'per-server') {
     await deps.store.setWatch(job.jobId, expect, { ...state, tick: state.tick + 1, nextLookAt: undefined });
     return 'per-server';
@@ -354,15 +368,25 @@ async function endSettled(deps: WatchDeps, job: JobRecord, servers: ServerView[]
  * not found checks itself (a GET: another project's server, one that does not exist); a list that
  * fails leaves every server to check itself.
  */
-async function preflight(deps: WatchDeps, job: JobRecord, state: WatchState, target: ComputeTarget): Promise<WatchState> {
+async function preflight(deps: WatchDeps, job: JobRecord, state: WatchState, target: ComputeTarget): Promise<{ state: WatchState; listed: Listed }> {
   let answer;
+  // A plan reads the whole project: a server it does not see is planned to fail "not found".
+  const maxPages = job.awaiting ? PLAN_MAX_PAGES : Math.max(1, Math.ceil(job.total / PREFLIGHT_SERVERS_PER_PAGE));
   try {
-    answer = await deps.compute.listServers(target, { maxPages: Math.max(1, Math.ceil(job.total / PREFLIGHT_SERVERS_PER_PAGE)) });
+    answer = await deps.compute.listServers(target, { maxPages });
   } catch (err) {
     if (!(err instanceof ComputeTransportError || err instanceof ComputeAuthError)) throw err;
-    return { ...state, preflight: 'none' };
+    return { state: { ...state, preflight: 'none' }, listed: { ok: false, why: `no answer: ${err.name}` } };
   }
-  if (!answer.ok) return { ...state, preflight: 'none', lists: state.lists + 1, ...(refusesLists(answer.status, answer.unsent) ? { mode: 'per-server' as const } : {}) };
+  if (!answer.ok) {
+    return {
+      state: { ...state, preflight: 'none', lists: state.lists + 1, ...(refusesLists(answer.status, answer.unsent) ? { mode: 'per-server' as const } : {}) },
+      listed: { ok: false, why: `the cloud answered ${answer.status}${answer.faultName ? ` ${answer.faultName}` : ''}` },
+    };
+  }
+  if (!answer.body.complete && job.awaiting) {
+    return { state: { ...state, preflight: 'none', lists: state.lists + answer.body.pages }, listed: { ok: false, why: `the project has more than ${PLAN_MAX_PAGES} pages of servers` } };
+  }
   const seen = new Map<string, ServerView>();
   for (const v of answer.body.servers) {
     const id = canonicalUuid(v.id);
@@ -383,11 +407,13 @@ async function preflight(deps: WatchDeps, job: JobRecord, state: WatchState, tar
         taskState: v['OS-EXT-STS:task_state'] ?? null,
         ...(v.updated ? { updated: v.updated } : {}),
         ...(typeof v.image === 'object' && v.image?.id ? { imageId: v.image.id } : {}),
+        ...(typeof v.locked === 'boolean' ? { locked: v.locked } : {}),
+        ...(v.flavor && (v.flavor.disk !== undefined || v.flavor.ram !== undefined) ? { flavor: { ...(v.flavor.disk !== undefined ? { disk: v.flavor.disk } : {}), ...(v.flavor.ram !== undefined ? { ram: v.flavor.ram } : {}) } } : {}),
       };
     }
     marker = page.nextMarker;
   } while (marker);
   for (const [chunk, entries] of chunks) await deps.store.putPreflight(job.jobId, chunk, entries, job.expiresAt);
   deps.logger.info('preflight', { jobId: job.jobId, found: [...chunks.values()].reduce((n, e) => n + Object.keys(e).length, 0), of: job.total, pages: answer.body.pages, chunkSize: PREFLIGHT_CHUNK });
-  return { ...state, preflight: 'done', lists: state.lists + answer.body.pages };
+  return { state: { ...state, preflight: 'done', lists: state.lists + answer.body.pages }, listed: { ok: true } };
 }

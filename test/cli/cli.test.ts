@@ -70,6 +70,30 @@ describe('os-rebuild against the local stack', () => {
     expect(refused.err).toContain("is not less than the job's 3 servers");
   });
 
+  it('submits a plan, shows it, and confirms it with the password from a file', async () => {
+    const ids = servers(2);
+    writeFileSync(join(dir, 'pass2'), 'plan-pass\n', { mode: 0o600 });
+    const args = ['submit', '--image', IMAGE, ...ids.flatMap((s) => ['--server', s]), '--admin-pass-file', join(dir, 'pass2'), '--plan', '--output', 'json'];
+    const submitted = await cli(...args);
+    expect(submitted.code, submitted.err).toBe(0);
+    const id = JSON.parse(submitted.out).rebuildJob.id as string;
+    let plan = await cli('plan', id);
+    for (let i = 0; plan.code !== 0 && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      plan = await cli('plan', id);
+    }
+    expect(plan.code, plan.err).toBe(0);
+    expect(plan.out).toMatch(/^2 rebuild, 0 wait, 0 fail, 0 unknown; confirm by /);
+    expect(plan.out).toContain(`image ${IMAGE}: active`);
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([0, 0]);
+    const confirmed = await cli('confirm', id, '--admin-pass-file', join(dir, 'pass2'));
+    expect(confirmed.code, confirmed.err).toBe(0);
+    const watched = await cli('watch', id);
+    expect(watched.code, watched.err).toBe(0);
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 1]);
+    expect(submitted.out + plan.out + confirmed.out + watched.out).not.toContain('plan-pass');
+  });
+
   it('watches in plain lines when not on a terminal, and exits 1 when the job ends otherwise', async () => {
     const ids = servers(2);
     sim.failNextRebuild(ids[1] as string, 'No valid host was found.');

@@ -86,6 +86,22 @@ describe('POST /v2/{tenant_id}/rebuild-jobs', () => {
     expect(t.store.jobs.size).toBe(jobs);
   });
 
+  it('takes confirm "manual": PLANNING, nothing but the watcher queued; a server with secrets of its own is refused, naming the field', async () => {
+    const t = setup();
+    const planned = await t.call(post('/v2/tenant-a/rebuild-jobs', bulk([{ id: uuid(1) }, { id: uuid(2) }], { options: { confirm: 'manual' } })));
+    expect(planned.statusCode).toBe(202);
+    expect(planned.json.rebuildJob).toMatchObject({ status: 'PLANNING', options: { confirm: 'manual' }, awaiting: { until: expect.any(String) } });
+    expect(planned.json.rebuildJob.links).toContainEqual({ rel: 'plan', href: expect.stringMatching(/\/plan$/) });
+    expect(t.queue.messages).toHaveLength(0);
+    expect(t.queue.scheduled.map((m) => m.message)).toEqual([expect.objectContaining({ kind: 'watch' })]);
+    expect(t.queue.scheduled[0]?.message).not.toHaveProperty('secrets');
+    const own = await t.call(post('/v2/tenant-b/rebuild-jobs', bulk([{ id: uuid(1), rebuild: { adminPass: 'own' } }], { options: { confirm: 'manual' } })));
+    expect(own.statusCode).toBe(400);
+    expect(own.json.badRequest.invalid).toEqual([expect.objectContaining({ pointer: '/rebuildJob/servers/0/rebuild/adminPass', message: expect.stringContaining('confirm') })]);
+    const bad = await t.call(post('/v2/tenant-b/rebuild-jobs', bulk([{ id: uuid(1) }], { options: { confirm: 'later' } })));
+    expect(bad.json.badRequest.invalid).toEqual([expect.objectContaining({ pointer: '/rebuildJob/options/confirm' })]);
+  });
+
   it('validates each server at the job microversion: personality is refused per server at 2.57', async () => {
     const t = setup();
     const res = await t.call(

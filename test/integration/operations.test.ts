@@ -144,6 +144,55 @@ describe('rollout', () => {
   });
 });
 
+describe('plan, then confirm', () => {
+  it("builds a plan from the project's list and Glance, sends nothing until confirmed, then runs it with the secret given again", async () => {
+    const ids = newServers(4);
+    sim.setServerState(ids[1] as string, { vmState: 'paused' });
+    sim.setServerState(ids[2] as string, { locked: true });
+    const missing = '5b7c3e0a-1d2f-4a6b-9c8d-7e6f5a4b3c2d';
+    const servers = [...ids, missing].map((id) => ({ id }));
+    // 2.73 lists show `locked`.
+    const id = await client.submit(servers, { confirm: 'manual', microversion: '2.73' });
+    const plan = await until(async () => {
+      const res = await client.raw(`/rebuild-jobs/${id}/plan`);
+      return res.status === 200 ? (JSON.parse(res.text) as { plan: Record<string, any> }) : undefined;
+    });
+    expectOpenApi('RebuildJobPlan', { ...plan, servers_links: [] });
+    expect((await client.job(id)).status).toBe('AWAITING_CONFIRMATION');
+    const actions = Object.fromEntries((plan.plan.servers as { id: string; action: string }[]).map((s) => [s.id, s.action]));
+    expect([...ids, missing].map((s) => actions[s])).toEqual(['rebuild', 'fail', 'fail', 'rebuild', 'fail']);
+    expect(plan.plan.summary).toEqual({ rebuild: 2, wait: 0, fail: 3, unknown: 0 });
+    expect(plan.plan.images).toEqual([{ id: IMAGE, found: true, status: 'active', minDisk: 0, minRam: 0 }]);
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([0, 0, 0, 0]);
+
+    const refused = await client.action(id, { confirm: null });
+    expect(refused.status).toBe(400);
+    expect(refused.json.badRequest.message).toContain('confirm/rebuild/adminPass');
+    const confirmed = await client.action(id, { confirm: { rebuild: { adminPass: 'seekr3t' } } });
+    expect(confirmed.status).toBe(202);
+    expectOpenApi('RebuildJob', confirmed.json);
+    expect((await client.action(id, { confirm: { rebuild: { adminPass: 'seekr3t' } } })).status).toBe(409);
+    const ended = await client.untilEnded(id);
+    expect(ended.status).toBe('PARTIAL');
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 0, 0, 1]);
+    const told = moves(await eventsUntil(id, (es) => es.some((e) => e.to === 'PARTIAL')));
+    expect(told.slice(0, 2)).toEqual(['null->PLANNING', 'PLANNING->AWAITING_CONFIRMATION']);
+    sim.setServerState(ids[1] as string, { vmState: 'active' });
+    sim.setServerState(ids[2] as string, { locked: false });
+  });
+});
+
+/** Polls `get` every 100 ms until it gives a value (30 s at most). */
+async function until<T>(get: () => Promise<T | undefined>, seconds = 30): Promise<T> {
+  const end = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await get();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error('never came');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('report', () => {
   it('lists every server as JSON lines, or as CSV with the cloud text quoted and formulas defused', async () => {
     const ids = newServers(3);

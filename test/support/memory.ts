@@ -7,7 +7,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { IdempotencyClaimedError, JobMovedError, MoveLostError, SlotsFullError, StoreUnavailableError } from '../../lib/errors.js';
 import type { QueueMessage, RebuildMessage } from '../../lib/jobs/message.js';
-import type { JobRecord, JobStop, PreflightEntry, RolloutState, ServerRecord, ServerState, Submission, WatchState } from '../../lib/jobs/model.js';
+import type { JobPlan, JobRecord, JobStop, PreflightEntry, RolloutState, ServerRecord, ServerState, Submission, WatchState } from '../../lib/jobs/model.js';
 import type { IdempotencyRecord, JobStore, Page, RebuildQueue, ServerLock, StoredTransition } from '../../lib/jobs/ports.js';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -91,9 +91,9 @@ export class MemoryJobStore implements JobStore {
     }
   }
 
-  async setStop(jobId: string, stop: JobStop): Promise<boolean> {
+  async setStop(jobId: string, stop: JobStop, options: { onlyAwaiting?: boolean } = {}): Promise<boolean> {
     const job = this.jobs.get(jobId);
-    if (!job || job.stop || job.finalStatus) return false;
+    if (!job || job.stop || job.finalStatus || (options.onlyAwaiting && !job.awaiting)) return false;
     job.stop = clone(stop);
     return true;
   }
@@ -109,6 +109,21 @@ export class MemoryJobStore implements JobStore {
     if (!job || job.stop || job.finalStatus || job.rollout?.open !== from.open) return false;
     job.rollout = clone(to);
     if (paused && !job.paused) job.paused = clone(paused);
+    return true;
+  }
+  async setPlan(jobId: string, plan: JobPlan): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    if (!job || !job.awaiting || job.plan || job.finalStatus) return false;
+    job.plan = clone(plan);
+    return true;
+  }
+  async confirmPlan(jobId: string, confirmedAt: string, deadline: string, submission: Submission): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    if (!job || !job.awaiting || !job.plan || job.stop || job.finalStatus) return false;
+    delete job.awaiting;
+    job.confirmedAt = confirmedAt;
+    job.deadline = deadline;
+    job.submission = clone(submission);
     return true;
   }
   async setMaxInFlight(jobId: string, maxInFlight: number): Promise<boolean> {

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  type ImageView,
   ComputeTransportError,
   type ComputeApi,
   type ComputeResult,
@@ -260,6 +261,16 @@ export class ModelCloud implements ComputeApi {
     this.calls += Math.min(pages, query.maxPages) - 1;
     this.callsBy.list += Math.min(pages, query.maxPages) - 1;
     return { ok: true, status: 200, body: { servers: views, pages: Math.min(pages, query.maxPages), complete: pages <= query.maxPages } };
+  }
+
+  /** Glance's images: any id not named here is an active image with no minimums; null is one Glance does not have. */
+  readonly images = new Map<string, ImageView | null>();
+
+  async getImage(_target: ComputeTarget, imageId: string): Promise<ComputeResult<{ image: ImageView }>> {
+    this.calls++;
+    const image = this.images.has(imageId) ? this.images.get(imageId) : { id: imageId, status: 'active', min_disk: 0, min_ram: 0 };
+    if (!image) return { ok: false, status: 404, message: `No image found with ID ${imageId}` };
+    return { ok: true, status: 200, body: { image: { ...image } } };
   }
 
   async listInstanceActions(_target: ComputeTarget, serverId: string): Promise<ComputeResult<{ instanceActions: InstanceAction[] }>> {

@@ -28,7 +28,7 @@ describe('the OpenAPI document', () => {
     const result = await new Validator().validate(OPENAPI_FILE);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
-    expect(Object.keys(openApi.paths)).toHaveLength(6);
+    expect(Object.keys(openApi.paths)).toHaveLength(7);
   });
 
   it("holds the README's request examples and the seed's request as valid", () => {
@@ -71,14 +71,18 @@ describe('the OpenAPI document', () => {
       expect(res.status, JSON.stringify(action)).toBe(202);
       expectOpenApi('RebuildJob', res.json);
     }
+    const planned = await call('POST', base, { rebuildJob: { rebuild: { imageRef: IMAGE }, servers: [{ id: uuid(4) }], options: { confirm: 'manual', rollout: { waveSize: 1 } } } });
+    expect(planned.json.rebuildJob.status).toBe('PLANNING');
+    expectOpenApi('RebuildJob', planned.json);
     const faults = [
+      await call('GET', `${base}/${planned.json.rebuildJob.id}/plan`),
       await call('POST', base, { rebuildJob: { servers: [] } }),
       await call('GET', `${base}/${uuid(9)}`),
       await call('DELETE', base),
       await call('POST', `${base}/${id}/action`, { resume: null }),
       await call('POST', `${base}/${id}/action`, { frobnicate: null }),
     ];
-    expect(faults.map((f) => f.status)).toEqual([400, 404, 405, 409, 400]);
+    expect(faults.map((f) => f.status)).toEqual([409, 400, 404, 405, 409, 400]);
     for (const f of faults) expectOpenApi('Fault', f.json);
     // Each status an operation answers is one its document names.
     expect(Object.keys(openApi.paths['/v2/{tenant_id}/rebuild-jobs'].post.responses)).toEqual(expect.arrayContaining(['202', '400', '409', '413']));

@@ -1,0 +1,139 @@
+/**
+ * Plan first, then confirm (lib/jobs/plan.ts, lib/worker/plan.ts) in the virtual world: the real
+ * submit path, watcher, worker, sweeper and state machine over the in-memory store and queue,
+ * against the in-memory cloud; and what a plan predicts, server by server, from Nova's rules.
+ */
+import { describe, expect, it } from 'vitest';
+import { cancelJob } from '../../../lib/jobs/cancel.js';
+import { isWatchMessage } from '../../../lib/jobs/message.js';
+import { PLAN_TTL_SECONDS, type JobPlan, type JobRecord, jobStatus } from '../../../lib/jobs/model.js';
+import { confirmJob, planServer, planView } from '../../../lib/jobs/plan.js';
+import { expectOpenApi } from '../../support/openapi.js';
+import { IMAGE, World } from '../../support/world.js';
+
+const SECRET = 'plan-s3cret';
+
+async function job(w: World): Promise<JobRecord> {
+  return (await w.memory.getJob(w.jobId)) as JobRecord;
+}
+
+/** Delivers the watcher's messages until the plan is built. */
+async function untilPlanned(w: World): Promise<JobRecord> {
+  for (let i = 0; i < 20; i++) {
+    const j = await job(w);
+    if (j.plan) return j;
+    const m = w.queue.visible().find((x) => isWatchMessage(x.msg));
+    if (m) await w.deliver(m);
+    else w.now += 1000;
+  }
+  throw new Error('no plan');
+}
+
+const confirm = (w: World, secrets = { adminPass: SECRET }) => confirmJob({ store: w.memory, queue: w.queue, life: w.life(), now: w.clock }, w.caller, w.jobId, secrets);
+
+describe('plan, then confirm', () => {
+  it('sends nothing until confirmed: PLANNING, then AWAITING_CONFIRMATION with a plan of every server; confirmed, it runs to its end', async () => {
+    const w = new World({ servers: 4, rebuildMs: 10_000 });
+    w.cloud.delete(w.ids[3]!);
+    const submitted = await w.submit({ confirm: 'manual' }, { adminPass: SECRET });
+    expect(jobStatus(submitted)).toBe('PLANNING');
+    // Only the watcher was sent, and it carries no secret.
+    expect(w.queue.messages.map((m) => isWatchMessage(m.msg))).toEqual([true]);
+    expect(JSON.stringify(w.queue.messages)).not.toContain(SECRET);
+    const planned = await untilPlanned(w);
+    expect(jobStatus(planned)).toBe('AWAITING_CONFIRMATION');
+    expect(planned.plan?.summary).toEqual({ rebuild: 3, wait: 0, fail: 1, unknown: 0 });
+    expect(planned.plan?.images[IMAGE]).toEqual({ found: true, status: 'active', minDisk: 0, minRam: 0 });
+    const view = await planView(w.memory, w.caller, w.jobId, {}, 'https://api.example.test');
+    expectOpenApi('RebuildJobPlan', view);
+    const byId = new Map((view.plan.servers as { id: string; action: string; reason?: string }[]).map((s) => [s.id, s]));
+    expect(byId.get(w.ids[3]!)).toMatchObject({ action: 'fail', reason: expect.stringContaining('not found in the project') });
+    expect(byId.get(w.ids[0]!)).toMatchObject({ action: 'rebuild' });
+    // An hour on, still nothing was sent, and a sweep leaves it be.
+    w.now += 3600_000;
+    await w.sweep();
+    expect(w.cloud.callsBy.rebuild).toBe(0);
+    expect(jobStatus(await job(w))).toBe('AWAITING_CONFIRMATION');
+
+    // Without the job's secret the confirmation is refused and changes nothing.
+    await expect(confirm(w, {} as { adminPass: string })).rejects.toThrow(/confirm\/rebuild\/adminPass/);
+    const confirmed = await confirm(w);
+    expect(confirmed.awaiting).toBeUndefined();
+    expect(Date.parse(confirmed.deadline)).toBe(w.now + confirmed.options.deadlineSeconds * 1000);
+    await expect(confirm(w)).rejects.toThrow(/not awaiting confirmation/);
+    const ended = await w.runToEnd();
+    expect(ended.finalStatus).toBe('PARTIAL');
+    expect(ended.counts).toMatchObject({ SUCCEEDED: 3, FAILED: 1 });
+    for (const id of w.ids.slice(0, 3)) expect(w.cloud.servers.get(id)?.rebuilds, id).toBe(1);
+  });
+
+  it('expires unconfirmed: the sweep after its time ends every server CANCELLED planExpired, nothing rebuilt, the locks freed', async () => {
+    const w = new World({ servers: 3 });
+    await w.submit({ confirm: 'manual' });
+    await untilPlanned(w);
+    w.now += PLAN_TTL_SECONDS * 1000 + 1000;
+    await w.sweep();
+    const expired = await job(w);
+    expect(expired.finalStatus).toBe('CANCELLED');
+    expect(expired.stop?.by).toBe('expired');
+    for (const id of w.ids) expect((await w.record(id)).faultName).toBe('planExpired');
+    expect(w.cloud.callsBy.rebuild).toBe(0);
+    expect(w.memory.locks.get(`${w.caller.tenantId}/${w.ids[0]}`)).toBeUndefined();
+    await expect(confirm(w)).rejects.toThrow(/not awaiting confirmation/);
+  });
+
+  it('is refused while still planning, and a cancelled plan cannot be confirmed', async () => {
+    const w = new World({ servers: 2 });
+    await w.submit({ confirm: 'manual' });
+    await expect(confirm(w)).rejects.toThrow(/still being built/);
+    await untilPlanned(w);
+    await cancelJob(w.memory, w.life(), w.caller, w.jobId, w.clock);
+    await expect(confirm(w)).rejects.toThrow(/not awaiting confirmation/);
+    expect((await w.runToEnd()).finalStatus).toBe('CANCELLED');
+    expect(w.cloud.callsBy.rebuild).toBe(0);
+  });
+
+  it('checks the target image in Glance: one it does not have fails every server planned onto it', async () => {
+    const w = new World({ servers: 2 });
+    w.cloud.images.set(IMAGE, null);
+    await w.submit({ confirm: 'manual' });
+    const planned = await untilPlanned(w);
+    expect(planned.plan?.images[IMAGE]).toEqual({ found: false });
+    expect(planned.plan?.summary).toEqual({ rebuild: 0, wait: 0, fail: 2, unknown: 0 });
+  });
+});
+
+describe("what a plan predicts, by Nova's rules", () => {
+  const plan: JobPlan = { builtAt: '', listed: true, images: { img: { found: true, status: 'active', minDisk: 20, minRam: 1024 } }, summary: { rebuild: 0, wait: 0, fail: 0, unknown: 0 } };
+  const rec = { imageId: 'img' };
+  const entry = (over: object) => ({ status: 'ACTIVE', taskState: null, imageId: 'old', ...over });
+
+  it('rebuilds ACTIVE, SHUTOFF and ERROR servers with no task; waits for a busy one', () => {
+    expect(planServer(plan, entry({}), rec).action).toBe('rebuild');
+    expect(planServer(plan, entry({ status: 'SHUTOFF' }), rec).action).toBe('rebuild');
+    expect(planServer(plan, entry({ status: 'ERROR' }), rec)).toMatchObject({ action: 'rebuild', reason: expect.stringContaining('ERROR') });
+    expect(planServer(plan, entry({ taskState: 'rebooting' }), rec)).toMatchObject({ action: 'wait', reason: expect.stringContaining('rebooting') });
+    expect(planServer(plan, entry({ status: 'BUILD' }), rec).action).toBe('wait');
+  });
+
+  it('fails paused, suspended, shelved, rescued, locked and missing servers, naming why', () => {
+    for (const status of ['PAUSED', 'SUSPENDED', 'SHELVED', 'SHELVED_OFFLOADED', 'RESCUE', 'VERIFY_RESIZE', 'SOFT_DELETED']) {
+      expect(planServer(plan, entry({ status }), rec).action, status).toBe('fail');
+    }
+    expect(planServer(plan, entry({ locked: true }), rec)).toMatchObject({ action: 'fail', reason: expect.stringContaining('locked') });
+    expect(planServer(plan, undefined, rec)).toMatchObject({ action: 'fail', reason: expect.stringContaining('not found') });
+  });
+
+  it("holds the image's min_disk and min_ram against the flavor where the list showed it; a volume-backed flavor (disk 0) is not held", () => {
+    expect(planServer(plan, entry({ flavor: { disk: 10, ram: 2048 } }), rec)).toMatchObject({ action: 'fail', reason: expect.stringContaining('20 GB') });
+    expect(planServer(plan, entry({ flavor: { disk: 40, ram: 512 } }), rec)).toMatchObject({ action: 'fail', reason: expect.stringContaining('1024 MB') });
+    expect(planServer(plan, entry({ flavor: { disk: 0, ram: 2048 } }), rec).action).toBe('rebuild');
+    expect(planServer(plan, entry({}), rec).action).toBe('rebuild');
+    const queued = { ...plan, images: { img: { found: true, status: 'queued' } } };
+    expect(planServer(queued, entry({}), rec)).toMatchObject({ action: 'fail', reason: expect.stringContaining('queued') });
+  });
+
+  it('says unknown for every server when the project could not be listed', () => {
+    expect(planServer({ ...plan, listed: false, unlisted: 'the cloud answered 503' }, undefined, rec)).toMatchObject({ action: 'unknown', reason: expect.stringContaining('503') });
+  });
+});
