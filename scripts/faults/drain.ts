@@ -211,11 +211,13 @@ export async function runDrain(ctx: ScenarioContext, plan: DrainPlan): Promise<v
   await plan.after?.(d, finalJob);
 
   // The notifier reads the table's stream a few times a second: its end is told within seconds.
+  // The job as it stands now: a scenario may have run it again (a redrive) after its first end.
   ctx.phase = 'waiting for the end to be told';
+  const lastJob = plan.after ? ((await client.job(d.jobId)) ?? finalJob) : finalJob;
   const toldBy = Date.now() + TOLD_WITHIN_SECONDS * 1000;
   const eventsOf = () => stack.notifier.events.filter((e) => e.jobId === d.jobId);
-  while (finalJob?.completedAt && !eventsOf().some((e) => e.completedAt === finalJob.completedAt && e.report) && Date.now() < toldBy) await sleep(200);
-  ctx.violations.push(...told(finalJob, eventsOf(), stack.notifier.reports, serverIds.length));
+  while (lastJob?.completedAt && !eventsOf().some((e) => e.completedAt === lastJob.completedAt && e.report) && Date.now() < toldBy) await sleep(200);
+  ctx.violations.push(...told(lastJob, eventsOf(), stack.notifier.reports, serverIds.length));
 
   // A step message in the dead-letter queue pages an operator: only the scenario that puts some
   // there (as a crashed runtime would) may leave them, and their servers must have ended anyway.

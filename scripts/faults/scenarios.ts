@@ -533,6 +533,123 @@ const quotesSecrets: Scenario = {
   },
 };
 
+/**
+ * A job planned first (options.confirm "manual"): the worker is killed while the plan is being
+ * built (its Glance check held for 3 s), and again later. The plan must be built once the watcher's
+ * message comes back, nothing may be rebuilt before the confirmation, and the confirmed job then
+ * drains under every invariant.
+ */
+const planningCrash: Scenario = {
+  name: 'worker-killed-while-planning',
+  budgetSeconds: 300,
+  run: (ctx) =>
+    runDrain(ctx, {
+      servers: 200,
+      maxInFlight: 20,
+      externalWorker: true,
+      submit: async (d, body) => {
+        const worker = d.worker;
+        if (!worker) throw new Error('no worker process');
+        // A planned job's secrets are the shared ones, given again at the confirmation.
+        const job = (body as { rebuildJob: { servers: { id: string }[]; options: Record<string, unknown> } }).rebuildJob;
+        job.servers = job.servers.map(({ id }) => ({ id }));
+        job.options.confirm = 'manual';
+        d.sim.injectFault({ kind: 'images', fault: { type: 'delay', ms: 3000 }, times: 2 });
+        const submitted = await d.client.submit(body);
+        ctx.phase = 'killing the worker while it checks the image';
+        const seen = Date.now() + 30_000;
+        while (!d.sim.requests().some((r) => r.kind === 'images') && Date.now() < seen) await sleep(20, ctx.signal);
+        if (!d.sim.requests().some((r) => r.kind === 'images')) throw new Error('the plan never asked Glance');
+        await worker.kill();
+        ctx.figures.killedWhilePlanning = (await d.client.job(submitted.id))?.status ?? 'unknown';
+        await worker.start();
+        ctx.phase = 'waiting for the plan';
+        const planned = await d.client.until(submitted.id, 60, ctx.signal, (j) => j.status === 'AWAITING_CONFIRMATION' || isEnded(j));
+        if (planned.status !== 'AWAITING_CONFIRMATION') ctx.violations.push({ invariant: 'scenario', detail: `the plan ended ${planned.status}` });
+        ctx.figures.imageChecks = d.sim.requests().filter((r) => r.kind === 'images').length;
+        const early = d.serverIds.filter((id) => d.sim.rebuildCount(id) > 0).length;
+        if (early) ctx.violations.push({ invariant: 'plan first', detail: `${early} servers were rebuilt before the plan was confirmed` });
+        const plan = await d.client.call(`/rebuild-jobs/${submitted.id}/plan?limit=1`);
+        ctx.figures.plan = JSON.stringify((plan.json as { plan?: { summary?: unknown } }).plan?.summary ?? plan.status);
+        const confirmed = await d.client.call(`/rebuild-jobs/${submitted.id}/action`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ confirm: { rebuild: { adminPass: d.secrets.adminPass, personality: d.secrets.personality } } }),
+        });
+        if (confirmed.status !== 202) throw new Error(`the confirmation answered ${confirmed.status}: ${confirmed.text.slice(0, 300)}`);
+        return submitted.id;
+      },
+      during: async (d) => {
+        await midDrain(d, 0.2, 'the second kill');
+        await d.worker?.kill();
+        await d.worker?.start();
+        ctx.figures.workerStarts = d.worker?.starts ?? 0;
+      },
+    }),
+};
+
+/**
+ * A redrive racing a late delivery: once the job ended PARTIAL, its failed servers are run again
+ * while copies of their first run's messages (fenced by an older seq) arrive in the middle of it.
+ * Each must be rebuilt once more, exactly: the late copies find another seq and are dropped.
+ */
+const redriveRace: Scenario = {
+  name: 'redrive-racing-a-late-delivery',
+  budgetSeconds: 240,
+  run: (ctx) => {
+    const failing = new Set<string>();
+    return runDrain(ctx, {
+      servers: 100,
+      maxInFlight: 20,
+      beforeSubmit: async (d) => {
+        // Servers without secrets of their own (a redrive gives only the shared ones again),
+        // refused once by Nova (a 400): FAILED in the first run, never rebuilt in it.
+        for (const id of d.serverIds.filter((_, i) => i % 10 !== 0).slice(0, 10)) {
+          d.sim.injectFault({ kind: 'rebuild', serverId: id, fault: { type: 'quoteRequest', recording: '04b' } });
+          failing.add(id);
+        }
+      },
+      expectFailed: () => new Map([...failing].map((id) => [id, 'badRequest'] as const)),
+      after: async (d, first) => {
+        if (first?.status !== 'PARTIAL') {
+          ctx.violations.push({ invariant: 'scenario', detail: `the first run ended ${first?.status}, not PARTIAL` });
+          return;
+        }
+        // The first run's messages of the failed servers, late: every seq they had, attempt and follow.
+        const sqs = new SQSClient({ region: d.stack.aws.region, credentials: d.stack.aws.credentials, endpoint: d.stack.aws.sqsEndpoint });
+        const late = [...failing].map((id) => ({ id }));
+        let sent = 0;
+        for (const v of late) {
+          for (let seq = 0; seq <= 4; seq++) {
+            for (const phase of ['attempt', 'follow'] as const) {
+              const message = { v: 1, jobId: d.jobId, tenantId: d.sim.tenantId, serverId: v.id, microversion: '2.1', maxAttempts: 30, deadline: new Date(Date.now() + 3600_000).toISOString(), seq, phase, rebuild: { imageRef: IMAGE, adminPass: d.secrets.adminPass, personality: d.secrets.personality } };
+              await sqs.send(new SendMessageCommand({ QueueUrl: d.stack.sqs.queueUrl, MessageBody: JSON.stringify(message), DelaySeconds: 1 + (sent % 3) }));
+              sent++;
+            }
+          }
+        }
+        ctx.figures.lateCopies = sent;
+        const redriven = await d.client.call(`/rebuild-jobs/${d.jobId}/action`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ redrive: { status: ['FAILED'], rebuild: { adminPass: d.secrets.adminPass, personality: d.secrets.personality } } }),
+        });
+        if (redriven.status !== 202) throw new Error(`the redrive answered ${redriven.status}: ${redriven.text.slice(0, 300)}`);
+        const { job, ended } = await d.client.untilEnded(d.jobId, 90, ctx.signal);
+        ctx.figures.secondRun = job?.status ?? 'none';
+        if (!ended || job?.status !== 'SUCCEEDED') ctx.violations.push({ invariant: 'redrive', detail: `the redriven job ended ${job?.status ?? 'never'}` });
+        // Refused in the first run, rebuilt once in the redrive, whatever the late copies.
+        const wrong = [...failing].filter((id) => d.sim.rebuildCount(id) !== 1);
+        if (wrong.length) ctx.violations.push({ invariant: 'exactly once', detail: `${wrong.length} redriven servers were not rebuilt exactly once more (${wrong.map((id) => d.sim.rebuildCount(id)).join(',')})` });
+        const others = d.serverIds.filter((id) => !failing.has(id) && d.sim.rebuildCount(id) !== 1);
+        if (others.length) ctx.violations.push({ invariant: 'exactly once', detail: `${others.length} servers outside the redrive were rebuilt again` });
+        const counts = job?.counts ?? {};
+        if ((counts.SUCCEEDED ?? 0) !== d.serverIds.length) ctx.violations.push({ invariant: 'counters', detail: `after the redrive: ${JSON.stringify(counts)}` });
+      },
+    });
+  },
+};
+
 /** In the order they run: the fuzz suite last, so a slow machine reports the drains first. */
 export const SCENARIOS: Scenario[] = [
   duplicates,
@@ -549,5 +666,7 @@ export const SCENARIOS: Scenario[] = [
   submitKilled,
   noGrant,
   quotesSecrets,
+  planningCrash,
+  redriveRace,
   fuzz,
 ];
