@@ -29,7 +29,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { BadRequestError, IdempotencyClaimedError, JobMovedError, MoveLostError, SlotsFullError, StoreUnavailableError } from '../errors.js';
-import { type Counts, type JobPlan, type JobRecord, type JobStop, type PreflightEntry, type RolloutState, type ServerRecord, type ServerState, SERVER_STATES, type Submission, type WatchState } from '../jobs/model.js';
+import { type Counts, type JobPlan, type JobRecord, type JobSelection, type JobStop, type PreflightEntry, type RolloutState, type ServerRecord, type ServerState, SERVER_STATES, type Submission, type WatchState } from '../jobs/model.js';
 import type { IdempotencyRecord, JobStore, Page, ServerLock, StoredTransition } from '../jobs/ports.js';
 import { canonicalUuid } from '../request/nova-formats.js';
 import {
@@ -469,6 +469,39 @@ export class DynamoJobStore implements JobStore {
       ConditionExpression: 'attribute_exists(awaiting) AND attribute_exists(#plan) AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)',
       ExpressionAttributeNames: { '#plan': 'plan', '#stop': 'stop' },
       ExpressionAttributeValues: marshall({ ':d': deadline, ':liveKey': `${deadline}#${jobId}`, ':s': submission, ':u': confirmedAt }, { removeUndefinedValues: true }),
+    });
+  }
+
+  async advanceSelection(jobId: string, from: JobSelection['state'], to: JobSelection['state'], fields: { matched?: number; total?: number; rollout?: RolloutState } = {}): Promise<boolean> {
+    const sets = ['selection.#state = :to', 'updatedAt = :u'];
+    const values: Record<string, unknown> = { ':from': from, ':to': to, ':u': new Date().toISOString() };
+    if (fields.matched !== undefined) {
+      sets.push('selection.matched = :m');
+      values[':m'] = fields.matched;
+    }
+    if (fields.total !== undefined) {
+      sets.push('#total = :n', '#remaining = :n', 'n_QUEUED = :n');
+      values[':n'] = fields.total;
+    }
+    if (fields.rollout) {
+      sets.push('rollout = :r');
+      values[':r'] = fields.rollout;
+    }
+    return this.updateJobIf(jobId, {
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: 'selection.#state = :from AND attribute_not_exists(#stop) AND attribute_not_exists(finalStatus)',
+      // TOTAL is one of DynamoDB's reserved words.
+      ExpressionAttributeNames: { '#state': 'state', '#stop': 'stop', ...(fields.total !== undefined ? { '#total': 'total', '#remaining': 'remaining' } : {}) },
+      ExpressionAttributeValues: marshall(values),
+    });
+  }
+
+  async failSelection(jobId: string, from: JobSelection['state'], reason: string, at: string, status: 'FAILED' | 'CANCELLED' = 'FAILED'): Promise<boolean> {
+    return this.updateJobIf(jobId, {
+      UpdateExpression: "SET selection.#state = :failed, selection.reason = :why, finalStatus = :f, completedAt = :at, updatedAt = :at REMOVE gsi2pk, gsi2sk",
+      ConditionExpression: 'selection.#state = :from AND attribute_not_exists(finalStatus)',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: marshall({ ':from': from, ':failed': 'failed', ':why': reason, ':f': status, ':at': at }),
     });
   }
 

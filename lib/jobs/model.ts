@@ -102,6 +102,8 @@ export interface JobRecord {
   plan?: JobPlan;
   /** When a caller confirmed the plan: its servers' messages were sent from then on. */
   confirmedAt?: string;
+  /** A job whose servers are chosen by Nova's list filters, and how far their resolution got (worker/select.ts). */
+  selection?: JobSelection;
   /** Set, with `completedAt`, in the write that ended the last server. */
   finalStatus?: FinalJobStatus;
   completedAt?: string;
@@ -146,6 +148,8 @@ export interface PreflightEntry {
   imageId?: string;
   /** Shown by lists from microversion 2.73 (13h). */
   locked?: boolean;
+  /** A selected server's place in the job (worker/select.ts): a chunk's keys keep no order. */
+  index?: number;
   /** The flavor's disk and RAM, shown embedded in the server from microversion 2.47. */
   flavor?: { disk?: number; ram?: number };
 }
@@ -158,6 +162,22 @@ export interface ImageCheck {
   minRam?: number;
   /** Why it was not checked (no image endpoint, no answer). */
   unchecked?: string;
+}
+
+/**
+ * A selection's progress: `resolving` (nothing written), `listed` (the matched servers written in the
+ * preflight's chunks, with their place), `ready` (their records and locks written and counted),
+ * `sent` (their messages sent, or the job awaits its plan's confirmation), `failed` (the job ended
+ * with `reason`, nothing rebuilt).
+ */
+export interface JobSelection {
+  filters: Record<string, string>;
+  exclude: string[];
+  max: number;
+  state: 'resolving' | 'listed' | 'ready' | 'sent' | 'failed';
+  /** Servers matched (after the exclusions), once listed. */
+  matched?: number;
+  reason?: string;
 }
 
 /** A plan's findings beyond the preflight entries (jobs/plan.ts). */
@@ -283,8 +303,9 @@ export interface RunSummary {
 }
 
 /** The job's status, from its final status or, while it runs, its counts. */
-export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop' | 'finalStatus' | 'paused' | 'awaiting' | 'plan'>): JobStatus {
+export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop' | 'finalStatus' | 'paused' | 'awaiting' | 'plan' | 'selection'>): JobStatus {
   if (job.finalStatus) return job.finalStatus;
+  if (job.selection && ['resolving', 'listed', 'ready'].includes(job.selection.state) && !job.stop) return 'PLANNING';
   if (job.awaiting && !job.stop) return job.plan ? 'AWAITING_CONFIRMATION' : 'PLANNING';
   if (job.paused && !job.stop) return 'PAUSED';
   return job.counts.QUEUED === job.total && !job.stop ? 'QUEUED' : 'RUNNING';

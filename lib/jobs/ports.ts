@@ -3,7 +3,7 @@
  * unit tests pass in-memory ones through the same seam.
  */
 import type { QueueMessage, RebuildMessage } from './message.js';
-import type { FinalJobStatus, JobPlan, JobRecord, JobStop, PreflightEntry, RolloutState, ServerRecord, ServerState, Submission, WatchState } from './model.js';
+import type { FinalJobStatus, JobPlan, JobRecord, JobSelection, JobStop, PreflightEntry, RolloutState, ServerRecord, ServerState, Submission, WatchState } from './model.js';
 
 /** The idempotency claim: one per (tenant, principal, key), kept 24 h. */
 export interface IdempotencyRecord {
@@ -110,6 +110,14 @@ export interface JobStore {
    * plan built, not stopped nor ended; false otherwise.
    */
   confirmPlan(jobId: string, confirmedAt: string, deadline: string, submission: Submission): Promise<boolean>;
+  /**
+   * Moves a selection on (worker/select.ts), conditional on its state being `from` and the job not
+   * stopped nor ended: to `listed` with how many matched; to `ready` with the job's total, remaining
+   * and QUEUED count set to them (and its rollout's first wave); to `sent`. False otherwise.
+   */
+  advanceSelection(jobId: string, from: JobSelection['state'], to: JobSelection['state'], fields?: { matched?: number; total?: number; rollout?: RolloutState }): Promise<boolean>;
+  /** Ends a job whose selection could not be run, or was cancelled, before any server was written: FAILED (or CANCELLED) with `reason`, off the index of live jobs. False when it moved on meanwhile. */
+  failSelection(jobId: string, from: JobSelection['state'], reason: string, at: string, status?: 'FAILED' | 'CANCELLED'): Promise<boolean>;
   /** Changes the job's maxInFlight; false when it has ended. */
   setMaxInFlight(jobId: string, maxInFlight: number): Promise<boolean>;
   /** Takes each server's lock for the job where it is free; returns the locks other jobs hold. */

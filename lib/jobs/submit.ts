@@ -72,6 +72,7 @@ export function requestFingerprint(kind: string, request: JobRequest): string {
       kind,
       options: request.options,
       servers: request.servers.map((s) => ({ id: s.id, rebuild: redactRebuild(s.rebuild) })),
+      ...(request.select ? { select: request.select, rebuild: redactRebuild(request.shared) } : {}),
     }),
   );
 }
@@ -126,6 +127,7 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
   // A plan waits for its confirmation until it expires; the job's deadline is counted from the confirmation.
   const awaiting = request.options.confirm === 'manual' ? { until: new Date(now.getTime() + PLAN_TTL_SECONDS * 1000).toISOString() } : undefined;
   const deadline = awaiting?.until ?? new Date(now.getTime() + request.options.deadlineSeconds * 1000).toISOString();
+  if (request.select) return submitSelection(deps, input, { jobId, createdAt, expiresAt, deadline, awaiting, claim });
   const total = request.servers.length;
   const records: ServerRecord[] = request.servers.map((s, index) => ({
     jobId,
@@ -229,6 +231,63 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
   }
   job.submission = { ...job.submission, state: 'COMPLETE' };
   await deps.store.setSubmission(jobId, job.submission);
+  return { job, created: true };
+}
+
+/**
+ * A job by selection: written with no servers yet (PLANNING), and its watcher sent, which resolves
+ * the selection (worker/select.ts) and then sends the servers as a submission would. The watcher's
+ * message carries the shared request's secrets for that, unless the job waits for a confirmation
+ * (which gives them again).
+ */
+async function submitSelection(
+  deps: SubmitDeps,
+  input: SubmitInput,
+  at: { jobId: string; createdAt: string; expiresAt: number; deadline: string; awaiting: { until: string } | undefined; claim: IdempotencyRecord | undefined },
+): Promise<{ job: JobRecord; created: boolean }> {
+  const { caller, request } = input;
+  const select = request.select as NonNullable<JobRequest['select']>;
+  const job: JobRecord = {
+    jobId: at.jobId,
+    tenantId: caller.tenantId,
+    createdBy: caller.principal,
+    kind: input.kind,
+    createdAt: at.createdAt,
+    updatedAt: at.createdAt,
+    total: 0,
+    counts: zeroCounts(),
+    remaining: 0,
+    inFlight: 0,
+    options: request.options,
+    deadline: at.deadline,
+    rebuild: redactRebuild(request.shared),
+    // The API's part (the job and its watcher) is whole once answered; the servers' messages are the watcher's.
+    submission: { state: 'COMPLETE', deadline: new Date(Date.parse(at.createdAt) + SUBMIT_WINDOW_SECONDS * 1000).toISOString() },
+    expiresAt: at.expiresAt,
+    watch: newWatchState(0, new Date(at.createdAt), true),
+    selection: { ...select, state: 'resolving' },
+    ...(at.awaiting ? { awaiting: at.awaiting } : {}),
+    ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
+  };
+  try {
+    await deps.store.createJob(job, at.claim && { ...at.claim, jobId: at.jobId });
+  } catch (err) {
+    if (err instanceof IdempotencyClaimedError) {
+      const other = await existingJob(deps, err.existing, requestFingerprint(input.kind, request));
+      if (other) return { job: other, created: false };
+    }
+    throw err;
+  }
+  try {
+    await deps.queue.schedule(watchMessage(job, (job.watch as WatchState).gen, 0, at.awaiting ? undefined : secretsOf(request.shared)), 0);
+  } catch (err) {
+    if (!(err instanceof QueueUnavailableError)) throw err;
+    // Nothing else was written: the job ends at once, saying why.
+    await deps.store.failSelection(job.jobId, 'resolving', `The queue was unavailable: the selection was never resolved. Submit it again.`, new Date().toISOString());
+    const unavailable = new ServiceUnavailableError(`Rebuild job ${job.jobId} was created, but the queue failed: its selection will not be resolved. Submit it again.`, { cause: err });
+    unavailable.extra.jobId = job.jobId;
+    throw unavailable;
+  }
   return { job, created: true };
 }
 

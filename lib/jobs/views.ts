@@ -63,6 +63,18 @@ export function jobView(job: JobRecord, baseUrl: string, now: Date): { rebuildJo
       ...(job.redrives ? { redrives: job.redrives } : {}),
       ...(job.rollout ? { rollout: job.rollout } : {}),
       ...(job.awaiting ? { awaiting: job.awaiting } : {}),
+      ...(job.selection
+        ? {
+            selection: {
+              filters: job.selection.filters,
+              excluded: job.selection.exclude.length,
+              max: job.selection.max,
+              state: job.selection.state,
+              ...(job.selection.matched !== undefined ? { matched: job.selection.matched } : {}),
+              ...(job.selection.reason ? { reason: job.selection.reason } : {}),
+            },
+          }
+        : {}),
       ...(job.confirmedAt ? { confirmedAt: job.confirmedAt } : {}),
       options: job.options,
       rebuild: job.rebuild,

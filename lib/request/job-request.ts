@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { BadRequestError, OverLimitError, type ApiError } from '../errors.js';
 import { SECRET_FIELDS } from './secrets.js';
+import { type Selection, parseSelect } from './select.js';
 import { errorForFields, fieldErrorsFromZod, toPointer, type FieldError } from './field-errors.js';
 import { type Microversion, formatMicroversion, parseMicroversion } from './microversion.js';
 import { canonicalUuid } from './nova-formats.js';
@@ -64,6 +65,8 @@ export interface JobRequest {
   /** The shared fields as given (for the redacted record); per-server overrides below. */
   shared: Partial<RebuildRequest>;
   servers: (ServerRebuild & { overrides: Partial<RebuildRequest> })[];
+  /** The servers by Nova's list filters instead (`servers` is then empty): resolved once submitted. */
+  select?: Selection;
 }
 
 /**
@@ -97,7 +100,8 @@ export const optionsSchema = z.strictObject({
 const bulkSchema = z.strictObject({
   rebuildJob: z.strictObject({
     rebuild: z.record(z.string(), z.unknown()).optional(),
-    servers: z.array(z.unknown()).min(1, 'should have at least 1 item'),
+    servers: z.array(z.unknown()).min(1, 'should have at least 1 item').optional(),
+    select: z.unknown().optional(),
     options: z.unknown().optional(),
   }),
 });
@@ -138,7 +142,8 @@ function validateServer(
   return quota.length ? { errors: quota } : { rebuild: normaliseRebuild(parsed.data), errors: [] };
 }
 
-function buildOptions(raw: unknown, headerMv: Microversion | undefined, limits: SubmitLimits, total: number): JobOptions {
+/** `total`: the job's servers, or undefined for a selection (known once it is resolved). */
+function buildOptions(raw: unknown, headerMv: Microversion | undefined, limits: SubmitLimits, total: number | undefined): JobOptions {
   const parsed = optionsSchema.safeParse(raw ?? {});
   if (!parsed.success) throw errorForFields(fieldErrorsFromZod(parsed.error, raw, ['rebuildJob', 'options']));
   const mv = resolveMicroversion(parsed.data.microversion, headerMv, limits.maxMicroversion);
@@ -160,8 +165,16 @@ function buildOptions(raw: unknown, headerMv: Microversion | undefined, limits: 
  * of all the job's servers, rounded up. The pause defaults to `never`: a canary that fails stops
  * the job by itself, and a rollout that should wait for a person says so.
  */
-function buildRollout(r: NonNullable<z.infer<typeof optionsSchema>['rollout']>, total: number): RolloutOptions {
+function buildRollout(r: NonNullable<z.infer<typeof optionsSchema>['rollout']>, total: number | undefined): RolloutOptions {
   const canary = r.canary ?? 0;
+  if (total === undefined) {
+    // A selection's size is known only once it is resolved: waves by size, and a canary that
+    // covers a small selection whole.
+    if (r.wavePercent !== undefined) {
+      throw errorForFields([{ pointer: '/rebuildJob/options/rollout/wavePercent', message: 'Invalid input for field/attribute wavePercent. A selection\'s size is known only once it is resolved: give waveSize', status: 400 }]);
+    }
+    return { canary, waveSize: r.waveSize ?? MAX_SELECTED_WAVE, pause: r.pause ?? 'never' };
+  }
   if (canary >= total) {
     throw errorForFields([
       { pointer: '/rebuildJob/options/rollout/canary', message: `Invalid input for field/attribute canary. Value: ${canary}. ${canary} is not less than the job's ${total} servers: a canary is the first few of them`, status: 400 },
@@ -195,17 +208,22 @@ export function refuseProtoKeys<T>(body: T): T {
   return body;
 }
 
+/** A selection's rollout without a wave size runs everything after its canary as one wave: no job is larger. */
+const MAX_SELECTED_WAVE = 10_000;
+
 /** Parses `{"rebuildJob": {...}}`; throws an ApiError naming every invalid field. */
 export function parseBulkRequest(body: unknown, headerMv: Microversion | undefined, limits: SubmitLimits): JobRequest {
   const top = bulkSchema.safeParse(body);
   if (!top.success) throw errorForFields(fieldErrorsFromZod(top.error, body, []));
   const job = top.data.rebuildJob;
+  if (job.select !== undefined || job.servers === undefined) return parseSelectRequest(job, headerMv, limits);
   if (job.servers.length > limits.maxServersPerJob) {
     throw new OverLimitError(
       `A rebuild job takes at most ${limits.maxServersPerJob} servers; this one lists ${job.servers.length}. Split it into several jobs.`,
     );
   }
-  const options = buildOptions(job.options, headerMv, limits, job.servers.length);
+  const servers0 = job.servers;
+  const options = buildOptions(job.options, headerMv, limits, servers0.length);
   const mv = parseMicroversion(options.microversion, limits.maxMicroversion);
   const schemas = rebuildSchemaFor(mv);
   const errors: FieldError[] = [];
@@ -216,7 +234,7 @@ export function parseBulkRequest(body: unknown, headerMv: Microversion | undefin
 
   const seen = new Map<string, number>();
   const servers: JobRequest['servers'] = [];
-  job.servers.forEach((raw, index) => {
+  servers0.forEach((raw, index) => {
     const base = ['rebuildJob', 'servers', index];
     const item = serverItemSchema.safeParse(raw);
     if (!item.success) {
@@ -265,6 +283,26 @@ export function parseBulkRequest(body: unknown, headerMv: Microversion | undefin
   });
   if (errors.length) throw errorForFields(errors);
   return { options, shared: sharedParsed.success ? sharedParsed.data : {}, servers };
+}
+
+/** `{"rebuildJob": {"select": {...}, "rebuild": {...}}}`: one shared request, the servers resolved later. */
+function parseSelectRequest(job: { rebuild?: Record<string, unknown>; servers?: unknown[]; select?: unknown; options?: unknown }, headerMv: Microversion | undefined, limits: SubmitLimits): JobRequest {
+  if (job.servers !== undefined) {
+    throw errorForFields([{ pointer: '/rebuildJob/select', message: 'Invalid input for field/attribute select. Give servers or select, not both: exclude servers from a selection with select.exclude', status: 400 }]);
+  }
+  if (job.select === undefined) {
+    throw errorForFields([{ pointer: '/rebuildJob/servers', message: "Invalid input for field/attribute rebuildJob. 'servers' is a required property (or 'select')", status: 400 }]);
+  }
+  const options = buildOptions(job.options, headerMv, limits, undefined);
+  const mv = parseMicroversion(options.microversion, limits.maxMicroversion);
+  const errors: FieldError[] = [];
+  const { selection, errors: selectErrors } = parseSelect(job.select, mv, limits.maxServersPerJob);
+  errors.push(...selectErrors);
+  const shared = job.rebuild ?? {};
+  const checked = validateServer(shared, mv, limits.quotas, ['rebuildJob', 'rebuild']);
+  errors.push(...checked.errors);
+  if (errors.length || !selection || !checked.rebuild) throw errorForFields(errors);
+  return { options, shared: checked.rebuild, servers: [], select: selection };
 }
 
 /** Parses the seed's `{"rebuild": {...}}` for one server; throws an ApiError as Nova would. */

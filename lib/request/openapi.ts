@@ -10,6 +10,7 @@ import { FINAL_JOB_STATUSES, SERVER_STATES } from '../jobs/model.js';
 import { REDRIVABLE } from '../jobs/redrive.js';
 import { ROLLOUT_PAUSES, optionsSchema } from './job-request.js';
 import { widestRebuild } from './rebuild-schema.js';
+import { selectSchema } from './select.js';
 import { SECRET_FIELDS } from './secrets.js';
 
 const dateTime = z.iso.datetime({ offset: true });
@@ -25,7 +26,8 @@ export const requestSchemas = {
   RebuildJobRequest: z.strictObject({
     rebuildJob: z.strictObject({
       rebuild: rebuildFields.optional(),
-      servers: z.array(z.strictObject({ id: uuidText, rebuild: rebuildFields.optional() })).min(1),
+      servers: z.array(z.strictObject({ id: uuidText, rebuild: rebuildFields.optional() })).min(1).optional(),
+      select: selectSchema.optional().meta({ description: "Instead of servers: the project's servers that Nova's list filters match, resolved once submitted" }),
       options: optionsSchema.optional(),
     }),
   }),
@@ -54,7 +56,7 @@ const job = z.strictObject({
   tenantId: z.string(),
   kind: z.enum(['bulk', 'single']),
   status: z.enum(['PLANNING', 'AWAITING_CONFIRMATION', 'QUEUED', 'RUNNING', 'PAUSED', ...FINAL_JOB_STATUSES]),
-  total: z.number().int().min(1),
+  total: z.number().int().min(0),
   counts,
   createdBy: z.string(),
   createdAt: dateTime,
@@ -64,6 +66,17 @@ const job = z.strictObject({
   stop: z.strictObject({ by: z.enum(['cancel', 'threshold', 'canary', 'expired']), at: dateTime, reason: z.string() }).optional(),
   awaiting: z.strictObject({ until: dateTime }).meta({ description: 'The plan waits for its confirmation until then' }).optional(),
   confirmedAt: dateTime.optional(),
+  selection: z
+    .strictObject({
+      filters: z.record(z.string(), z.string()),
+      excluded: z.number().int().min(0),
+      max: z.number().int(),
+      state: z.enum(['resolving', 'listed', 'ready', 'sent', 'failed']),
+      matched: z.number().int().optional(),
+      reason: z.string().optional(),
+    })
+    .meta({ description: "A job by Nova's list filters: how far its resolution got, and how many servers it matched" })
+    .optional(),
   paused: z.strictObject({ at: dateTime, by: z.string() }).optional(),
   redrives: z.number().int().min(1).optional(),
   rollout: z

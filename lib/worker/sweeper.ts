@@ -61,6 +61,13 @@ export interface SweepReport {
 
 /** Servers read per page. */
 const PAGE = 500;
+/**
+ * How long a selection may stay unresolved. Its list is asked again on each redelivery of the
+ * watcher's message (a visibility timeout apart, 6 minutes in the cloud): a quarter of an hour is
+ * two more tries, long past a cloud that merely answered slowly, and the operator learns within
+ * the night's window that the job will not run, rather than at its deadline.
+ */
+const SELECTION_STALL_SECONDS = 15 * 60;
 /** Servers asked about at once (each is a call or two to the cloud). */
 const CONCURRENCY = 8;
 
@@ -89,6 +96,19 @@ export async function sweep(deps: SweepDeps): Promise<SweepReport> {
 }
 
 async function sweepJob(deps: SweepDeps, job: JobRecord, now: Date, report: SweepReport): Promise<void> {
+  const sel = job.selection;
+  if (sel && (sel.state === 'resolving' || sel.state === 'listed')) {
+    // Its watcher resolves it within seconds; one that has not within SELECTION_STALL_SECONDS (its
+    // message lost, or dead-lettered after failing every delivery), or past its deadline, or whose
+    // job was stopped, ends the job: no server was written.
+    const stalled = now.getTime() - Date.parse(job.createdAt) > SELECTION_STALL_SECONDS * 1000;
+    const due = now.getTime() > Date.parse(job.awaiting?.until ?? job.deadline);
+    if (job.stop || stalled || due) {
+      const why = job.stop ? job.stop.reason : due ? "The job's deadline passed before its selection was resolved." : `The selection was not resolved within ${SELECTION_STALL_SECONDS / 60} minutes (the cloud did not answer its list).`;
+      if (await deps.store.failSelection(job.jobId, sel.state, `${why} Nothing was rebuilt.`, now.toISOString(), job.stop ? 'CANCELLED' : 'FAILED')) report.ended++;
+    }
+    return;
+  }
   if (job.awaiting) {
     // A plan awaiting its confirmation has sent nothing: nothing is overdue until it expires
     // (its deadline until then), and then its servers end CANCELLED, unsent.

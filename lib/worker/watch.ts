@@ -34,6 +34,7 @@ import { ComputeAuthError, ComputeTransportError, type ComputeApi, type ComputeT
 import { CloudText } from './cloud-text.js';
 import { type ServerEnd, serverOutcome } from './outcome.js';
 import { buildPlan } from './plan.js';
+import { runSelection } from './select.js';
 
 /** The watcher's numbers, in seconds unless said; each default is explained where it is set. */
 export interface WatchSettings {
@@ -106,7 +107,7 @@ const PREFLIGHT_SERVERS_PER_PAGE = 10;
  * default page of 1,000): past it the plan says the project could not be listed whole, rather than
  * call servers it did not reach "not found".
  */
-const PLAN_MAX_PAGES = 100;
+export const PLAN_MAX_PAGES = 100;
 
 /** Whether the preflight read the project's list, and why not. */
 export type Listed = { ok: true } | { ok: false; why: string };
@@ -228,6 +229,16 @@ export async function handleWatchMessage(deps: WatchDeps, msg: WatchMessage): Pr
   const target: ComputeTarget = { tenantId: job.tenantId, microversion: job.options.microversion };
   const expect = { gen: w.gen, tick: w.tick };
   let state: WatchState = { ...w };
+  if (job.selection && job.selection.state !== 'sent' && job.selection.state !== 'failed') {
+    // The selection's list is its preflight: its entries are written as it resolves.
+    const selected = await runSelection(deps, job, msg, target);
+    if (!selected || selected.finalStatus) return 'dropped';
+    job = selected;
+    if (state.preflight === 'pending') {
+      state = { ...state, preflight: 'done', lists: state.lists + 1 };
+      if (job.awaiting && !job.plan) await buildPlan(deps, job, target, { ok: true });
+    }
+  }
   if (state.preflight === 'pending') {
     const done = await preflight(deps, job, state, target);
     state = done.state;
@@ -362,6 +373,18 @@ async function endSettled(deps: WatchDeps, job: JobRecord, servers: ServerView[]
   return durations;
 }
 
+/** What the preflight keeps of a server's view. */
+export function preflightEntry(v: ServerView): PreflightEntry {
+  return {
+    status: v.status,
+    taskState: v['OS-EXT-STS:task_state'] ?? null,
+    ...(v.updated ? { updated: v.updated } : {}),
+    ...(typeof v.image === 'object' && v.image?.id ? { imageId: v.image.id } : {}),
+    ...(typeof v.locked === 'boolean' ? { locked: v.locked } : {}),
+    ...(v.flavor && (v.flavor.disk !== undefined || v.flavor.ram !== undefined) ? { flavor: { ...(v.flavor.disk !== undefined ? { disk: v.flavor.disk } : {}), ...(v.flavor.ram !== undefined ? { ram: v.flavor.ram } : {}) } } : {}),
+  };
+}
+
 /**
  * The preflight: one paged list of the project (at most one page per PREFLIGHT_SERVERS_PER_PAGE of
  * the job's servers), and what it showed of each of the job's servers written in chunks. A server
@@ -402,14 +425,7 @@ async function preflight(deps: WatchDeps, job: JobRecord, state: WatchState, tar
       const entries = chunks.get(chunk) ?? {};
       chunks.set(chunk, entries);
       if (!v) continue;
-      entries[rec.serverId] = {
-        status: v.status,
-        taskState: v['OS-EXT-STS:task_state'] ?? null,
-        ...(v.updated ? { updated: v.updated } : {}),
-        ...(typeof v.image === 'object' && v.image?.id ? { imageId: v.image.id } : {}),
-        ...(typeof v.locked === 'boolean' ? { locked: v.locked } : {}),
-        ...(v.flavor && (v.flavor.disk !== undefined || v.flavor.ram !== undefined) ? { flavor: { ...(v.flavor.disk !== undefined ? { disk: v.flavor.disk } : {}), ...(v.flavor.ram !== undefined ? { ram: v.flavor.ram } : {}) } } : {}),
-      };
+      entries[rec.serverId] = preflightEntry(v);
     }
     marker = page.nextMarker;
   } while (marker);

@@ -182,6 +182,94 @@ describe('plan, then confirm', () => {
   });
 });
 
+describe('select by filter', () => {
+  /** The job as the API shows it, once `done` holds of it. */
+  async function jobUntil(id: string, done: (job: Awaited<ReturnType<typeof client.job>>) => boolean, seconds = 60) {
+    const end = Date.now() + seconds * 1000;
+    for (;;) {
+      const job = await client.job(id);
+      if (done(job)) return job;
+      if (Date.now() > end) throw new Error(`job ${id} is ${JSON.stringify(job)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const selectJob = async (select: object, options: object = {}) => {
+    const res = await client.post('/rebuild-jobs', { rebuildJob: { rebuild: { imageRef: IMAGE, adminPass: 'seekr3t' }, select, options } });
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    expect(res.json.rebuildJob.status).toBe('PLANNING');
+    expectOpenApi('RebuildJob', res.json);
+    return res.json.rebuildJob.id as string;
+  };
+
+  it('walks a selection through plan, confirm, canary, pause, resume, redrive and report', async () => {
+    const web = [1, 2, 3, 4, 5].map((i) => sim.createServer({ name: `walk-web-${i}` }).id);
+    const other = sim.createServer({ name: 'walk-db-1' }).id;
+    const id = await selectJob(
+      { filters: { name: '^walk-web-' }, exclude: [web[4]] },
+      { confirm: 'manual', rollout: { canary: 1, waveSize: 2, pause: 'afterCanary' } },
+    );
+    const planned = await jobUntil(id, (j) => j.status === 'AWAITING_CONFIRMATION');
+    expect(planned).toMatchObject({ total: 4, selection: { state: 'sent', matched: 4, excluded: 1 } });
+    const plan = JSON.parse((await client.raw(`/rebuild-jobs/${id}/plan`)).text) as { plan: { summary: Record<string, number>; servers: { id: string; index: number }[] } };
+    expect(plan.plan.summary).toMatchObject({ rebuild: 4 });
+    expect(plan.plan.servers.map((s) => s.id).sort()).toEqual(web.slice(0, 4).sort());
+    expect([...web, other].map((s) => sim.rebuildCount(s))).toEqual([0, 0, 0, 0, 0, 0]);
+
+    // In the list's order: the canary is the first server Nova listed.
+    const order = [...plan.plan.servers].sort((a, b) => a.index - b.index).map((s) => s.id);
+    sim.failNextRebuild(order[2] as string, 'No valid host was found.');
+    expect((await client.action(id, { confirm: { rebuild: { adminPass: 'seekr3t' } } })).status).toBe(202);
+    const paused = await jobUntil(id, (j) => j.status === 'PAUSED');
+    expect(paused.counts.SUCCEEDED).toBe(1);
+    expect((await client.action(id, { resume: null })).status).toBe(202);
+    expect((await client.untilEnded(id)).status).toBe('PARTIAL');
+    expect((await client.action(id, { redrive: { status: ['FAILED'], rebuild: { adminPass: 'seekr3t' } } })).status).toBe(202);
+    expect((await client.untilEnded(id)).status).toBe('SUCCEEDED');
+    expect([...web, other].map((s) => sim.rebuildCount(s))).toEqual([
+      ...web.slice(0, 4).map((s) => (s === order[2] ? 2 : 1)),
+      0,
+      0,
+    ]);
+    const report = (await client.raw(`/rebuild-jobs/${id}/report`)).text.trim().split('\n');
+    expect(report).toHaveLength(4);
+    const told = moves(await eventsUntil(id, (es) => es.some((e) => e.to === 'SUCCEEDED')));
+    expect(told.slice(0, 3)).toEqual(['null->PLANNING', 'PLANNING->AWAITING_CONFIRMATION', 'AWAITING_CONFIRMATION->QUEUED']);
+  });
+
+  it('runs a selection at once when not planned, and ends a selection it cannot run FAILED, saying why, nothing rebuilt', async () => {
+    const ids = [1, 2].map((i) => sim.createServer({ name: `once-${i}` }).id);
+    const ran = await selectJob({ filters: { name: '^once-' } });
+    expect(await client.untilEnded(ran)).toMatchObject({ status: 'SUCCEEDED', total: 2 });
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 1]);
+
+    const cases: [object, RegExp][] = [
+      [{ filters: { name: '^nothing-is-called-this$' } }, /matched no server/],
+      [{ filters: { name: '^once-' }, max: 1 }, /matched 2 servers, more than its max of 1/],
+      [{ filters: { name: '(' } }, /Nova refused the selection's list \(400\)/],
+    ];
+    for (const [select, reason] of cases) {
+      const id = await selectJob(select);
+      const ended = await client.untilEnded(id);
+      expect(ended, JSON.stringify(select)).toMatchObject({ status: 'FAILED', total: 0, selection: { state: 'failed', reason: expect.stringMatching(reason) } });
+      expectOpenApi('RebuildJob', { rebuildJob: ended });
+    }
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 1]);
+  });
+
+  it('refuses a selection it cannot send, naming the field: a filter the microversion lacks, servers and select together, a status Nova does not know', async () => {
+    const bad = async (rebuildJob: object, pointer: string) => {
+      const res = await client.post('/rebuild-jobs', { rebuildJob: { rebuild: { imageRef: IMAGE }, ...rebuildJob } });
+      expect(res.status, JSON.stringify(rebuildJob)).toBe(400);
+      expect(JSON.stringify(res.json.badRequest), JSON.stringify(rebuildJob)).toContain(pointer);
+    };
+    await bad({ select: { filters: { locked: true } } }, '/rebuildJob/select/filters/locked');
+    await bad({ select: { filters: { name: 'a' } }, servers: [{ id: IMAGE }] }, '/rebuildJob/select');
+    await bad({ select: { filters: { status: 'active' } } }, '/rebuildJob/select/filters/status');
+    await bad({ select: { filters: {} } }, '/rebuildJob/select/filters');
+    await bad({ select: { filters: { name: 'a' } }, options: { rollout: { wavePercent: 10 } } }, '/rebuildJob/options/rollout/wavePercent');
+  });
+});
+
 /** Polls `get` every 100 ms until it gives a value (30 s at most). */
 async function until<T>(get: () => Promise<T | undefined>, seconds = 30): Promise<T> {
   const end = Date.now() + seconds * 1000;

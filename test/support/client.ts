@@ -20,6 +20,7 @@ export type JobView = {
   options: { maxInFlight: number };
   redrives?: number;
   rollout?: { wave: number; open: number };
+  selection?: { state: string; matched?: number; reason?: string };
   submission: { state: string };
 };
 export type ServerView = {

@@ -7,7 +7,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { IdempotencyClaimedError, JobMovedError, MoveLostError, SlotsFullError, StoreUnavailableError } from '../../lib/errors.js';
 import type { QueueMessage, RebuildMessage } from '../../lib/jobs/message.js';
-import type { JobPlan, JobRecord, JobStop, PreflightEntry, RolloutState, ServerRecord, ServerState, Submission, WatchState } from '../../lib/jobs/model.js';
+import type { JobPlan, JobRecord, JobSelection, JobStop, PreflightEntry, RolloutState, ServerRecord, ServerState, Submission, WatchState } from '../../lib/jobs/model.js';
 import type { IdempotencyRecord, JobStore, Page, RebuildQueue, ServerLock, StoredTransition } from '../../lib/jobs/ports.js';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -124,6 +124,26 @@ export class MemoryJobStore implements JobStore {
     job.confirmedAt = confirmedAt;
     job.deadline = deadline;
     job.submission = clone(submission);
+    return true;
+  }
+  async advanceSelection(jobId: string, from: JobSelection['state'], to: JobSelection['state'], fields: { matched?: number; total?: number; rollout?: RolloutState } = {}): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    if (!job?.selection || job.selection.state !== from || job.stop || job.finalStatus) return false;
+    job.selection = { ...job.selection, state: to, ...(fields.matched !== undefined ? { matched: fields.matched } : {}) };
+    if (fields.total !== undefined) {
+      job.total = fields.total;
+      job.remaining = fields.total;
+      job.counts = { ...job.counts, QUEUED: fields.total };
+    }
+    if (fields.rollout) job.rollout = clone(fields.rollout);
+    return true;
+  }
+  async failSelection(jobId: string, from: JobSelection['state'], reason: string, at: string, status: 'FAILED' | 'CANCELLED' = 'FAILED'): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    if (!job?.selection || job.selection.state !== from || job.finalStatus) return false;
+    job.selection = { ...job.selection, state: 'failed', reason };
+    job.finalStatus = status;
+    job.completedAt = at;
     return true;
   }
   async setMaxInFlight(jobId: string, maxInFlight: number): Promise<boolean> {
