@@ -14,12 +14,14 @@ import { type JobSnapshot, Rate, endedOf, progressLine } from './progress.js';
 const USAGE = `os-rebuild <command> [options]
 
 Commands:
-  submit --image IMAGE (--server ID ... | --servers-file FILE) [--admin-pass-file FILE]
+  submit --image IMAGE (--server ID ... | --servers-file FILE | --filter KEY=VALUE ... [--exclude ID ...] [--max N])
+         [--admin-pass-file FILE]
          [--max-in-flight N] [--max-attempts N] [--deadline-seconds N]
          [--canary N] [--wave-size N | --wave-percent P] [--rollout-pause afterCanary|betweenWaves|never]
          [--microversion 2.N] [--idempotency-key KEY] [--wait] [--plan]
                            servers start in the order given: the canary is the first N;
-                           --plan: build a plan and send nothing until confirmed
+                           --plan: build a plan and send nothing until confirmed;
+                           --filter: Nova's list filters (name=^web-, status=ACTIVE, tags=...), resolved by the service
   plan JOB                 what would happen to each server of a planned job
   confirm JOB [--admin-pass-file FILE]   send a planned job (its secrets given again)
   show JOB                 where a job stands
@@ -64,6 +66,9 @@ const OPTIONS = {
   'idempotency-key': { type: 'string' },
   wait: { type: 'boolean' },
   plan: { type: 'boolean' },
+  filter: { type: 'string', multiple: true },
+  exclude: { type: 'string', multiple: true },
+  max: { type: 'string' },
   status: { type: 'string' },
   limit: { type: 'string' },
   csv: { type: 'boolean' },
@@ -173,7 +178,19 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case 'submit': {
         if (!values.image) throw new UsageError('submit needs --image');
         const ids = serverIds(values);
-        if (ids.length === 0) throw new UsageError('submit needs servers: --server ID (repeatable) or --servers-file FILE');
+        const filters = Object.fromEntries(
+          (values.filter ?? []).map((f) => {
+            const eq = f.indexOf('=');
+            if (eq <= 0) throw new UsageError(`--filter takes KEY=VALUE; it is "${f}"`);
+            const [key, value] = [f.slice(0, eq), f.slice(eq + 1)];
+            // Nova's `locked` is a boolean in the API's schema; every other filter is text.
+            return [key, key === 'locked' ? value === 'true' : value];
+          }),
+        );
+        const selecting = Object.keys(filters).length > 0;
+        if (selecting && ids.length > 0) throw new UsageError('submit takes servers or --filter, not both (leave servers out with --exclude)');
+        if (!selecting && ids.length === 0) throw new UsageError('submit needs servers: --server ID (repeatable), --servers-file FILE, or --filter KEY=VALUE');
+        const max = integer(values, 'max');
         const adminPass = secretFrom(values['admin-pass-file']);
         const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
         // The API judges the rollout (a canary below the job's size, one of size or percent...);
@@ -195,7 +212,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         const body = {
           rebuildJob: {
             rebuild: { imageRef: values.image, ...(adminPass !== undefined ? { adminPass } : {}) },
-            servers: ids.map((id) => ({ id })),
+            ...(selecting ? { select: { filters, ...(values.exclude?.length ? { exclude: values.exclude } : {}), ...(max !== undefined ? { max } : {}) } } : { servers: ids.map((id) => ({ id })) }),
             ...(Object.keys(options).length ? { options } : {}),
           },
         };
@@ -205,7 +222,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           print(answer.json, `${summary(job)}\n${answer.headers.get('location') ?? ''}`);
           return 0;
         }
-        if (!json) io.out(`job ${job.id} submitted: ${job.total} servers\n`);
+        if (!json) io.out(`job ${job.id} submitted: ${selecting ? 'servers by filter, being resolved' : `${job.total} servers`}\n`);
         const ended = await watch(client, job.id, values, io);
         print({ rebuildJob: ended }, summary(ended));
         return ended.status === 'SUCCEEDED' ? 0 : 1;

@@ -94,6 +94,15 @@ describe('os-rebuild against the local stack', () => {
     expect(submitted.out + plan.out + confirmed.out + watched.out).not.toContain('plan-pass');
   });
 
+  it('submits by filter, with an exclusion, and waits for the end', async () => {
+    const ids = [1, 2, 3].map((i) => sim.createServer({ name: `cli-sel-${i}` }).id);
+    const res = await cli('submit', '--image', IMAGE, '--filter', 'name=^cli-sel-', '--filter', 'status=ACTIVE', '--exclude', ids[2] as string, '--max', '10', '--wait', '--output', 'json');
+    expect(res.code, res.err).toBe(0);
+    expect(JSON.parse(res.out).rebuildJob).toMatchObject({ status: 'SUCCEEDED', total: 2, selection: { matched: 2, excluded: 1 } });
+    expect(ids.map((id) => sim.rebuildCount(id))).toEqual([1, 1, 0]);
+    expect((await cli('submit', '--image', IMAGE, '--filter', 'name')).code).toBe(2);
+  });
+
   it('watches in plain lines when not on a terminal, and exits 1 when the job ends otherwise', async () => {
     const ids = servers(2);
     sim.failNextRebuild(ids[1] as string, 'No valid host was found.');
