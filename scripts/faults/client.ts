@@ -14,6 +14,7 @@ export interface JobView {
   counts: Record<string, number>;
   completedAt?: string;
   submission?: { state: string };
+  selection?: { state: string; matched?: number };
 }
 
 export interface ServerView {

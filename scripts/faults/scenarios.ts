@@ -534,10 +534,10 @@ const quotesSecrets: Scenario = {
 };
 
 /**
- * A job planned first (options.confirm "manual"): the worker is killed while the plan is being
- * built (its Glance check held for 3 s), and again later. The plan must be built once the watcher's
- * message comes back, nothing may be rebuilt before the confirmation, and the confirmed job then
- * drains under every invariant.
+ * A job by selection, planned first (select by name, options.confirm "manual"): the worker is
+ * killed while the selection's list is on its way (held for 3 s), and again mid-drain. The
+ * selection must be resolved once the watcher's message comes back, the plan built, nothing
+ * rebuilt before the confirmation, and the confirmed job then drains under every invariant.
  */
 const planningCrash: Scenario = {
   name: 'worker-killed-while-planning',
@@ -550,23 +550,27 @@ const planningCrash: Scenario = {
       submit: async (d, body) => {
         const worker = d.worker;
         if (!worker) throw new Error('no worker process');
-        // A planned job's secrets are the shared ones, given again at the confirmation.
-        const job = (body as { rebuildJob: { servers: { id: string }[]; options: Record<string, unknown> } }).rebuildJob;
-        job.servers = job.servers.map(({ id }) => ({ id }));
+        // The simulator's servers are the drain's, named sim-server-N: a selection by name takes
+        // them all. A planned job's secrets are the shared ones, given again at the confirmation.
+        const job = (body as { rebuildJob: { servers?: { id: string }[]; select?: unknown; options: Record<string, unknown> } }).rebuildJob;
+        delete job.servers;
+        job.select = { filters: { name: '^sim-server-' } };
         job.options.confirm = 'manual';
-        d.sim.injectFault({ kind: 'images', fault: { type: 'delay', ms: 3000 }, times: 2 });
+        d.sim.injectFault({ kind: 'list', fault: { type: 'delay', ms: 3000 } });
         const submitted = await d.client.submit(body);
-        ctx.phase = 'killing the worker while it checks the image';
+        ctx.phase = 'killing the worker while the selection is listed';
         const seen = Date.now() + 30_000;
-        while (!d.sim.requests().some((r) => r.kind === 'images') && Date.now() < seen) await sleep(20, ctx.signal);
-        if (!d.sim.requests().some((r) => r.kind === 'images')) throw new Error('the plan never asked Glance');
+        while (!d.sim.requests().some((r) => r.kind === 'list') && Date.now() < seen) await sleep(20, ctx.signal);
+        if (!d.sim.requests().some((r) => r.kind === 'list')) throw new Error('the selection was never listed');
         await worker.kill();
         ctx.figures.killedWhilePlanning = (await d.client.job(submitted.id))?.status ?? 'unknown';
         await worker.start();
         ctx.phase = 'waiting for the plan';
         const planned = await d.client.until(submitted.id, 60, ctx.signal, (j) => j.status === 'AWAITING_CONFIRMATION' || isEnded(j));
         if (planned.status !== 'AWAITING_CONFIRMATION') ctx.violations.push({ invariant: 'scenario', detail: `the plan ended ${planned.status}` });
-        ctx.figures.imageChecks = d.sim.requests().filter((r) => r.kind === 'images').length;
+        ctx.figures.selectionLists = d.sim.requests().filter((r) => r.kind === 'list').length;
+        ctx.figures.matched = planned.selection?.matched ?? 0;
+        if (planned.total !== d.serverIds.length) ctx.violations.push({ invariant: 'none lost', detail: `the selection resolved ${planned.total} of ${d.serverIds.length} servers` });
         const early = d.serverIds.filter((id) => d.sim.rebuildCount(id) > 0).length;
         if (early) ctx.violations.push({ invariant: 'plan first', detail: `${early} servers were rebuilt before the plan was confirmed` });
         const plan = await d.client.call(`/rebuild-jobs/${submitted.id}/plan?limit=1`);
