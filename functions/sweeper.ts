@@ -7,7 +7,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { loadSecretSettings } from '../lib/aws/secrets.js';
+import { loadSecretSettings, rebuiltOnRotation } from '../lib/aws/secrets.js';
 import { sweep } from '../lib/worker/sweeper.js';
 import { powertoolsSink } from './metrics.js';
 import { awsParts, sweeperDeps, workerParts } from './wiring.js';
@@ -15,12 +15,19 @@ import { awsParts, sweeperDeps, workerParts } from './wiring.js';
 const logger = new Logger({ serviceName: 'rebuild-sweeper' });
 const metrics = new Metrics({ namespace: 'OpenStackBulkRebuild', serviceName: 'rebuild-sweeper' });
 const secretId = process.env.OPENSTACK_SECRET_ARN;
-const credentials = secretId ? await loadSecretSettings(secretId) : {};
-const { config, deps } = workerParts(process.env, awsParts(process.env), logger, credentials, { metrics: powertoolsSink(metrics) });
-const sweepDeps = sweeperDeps(deps, config);
+const aws = awsParts(process.env);
+// Built again when the secret changes (a rotation), without a cold start: lib/aws/secrets.ts.
+const parts = rebuiltOnRotation(
+  async () => (secretId ? loadSecretSettings(secretId) : {}),
+  (credentials) => {
+    const { config, deps } = workerParts(process.env, aws, logger, credentials, { metrics: powertoolsSink(metrics) });
+    return sweeperDeps(deps, config);
+  },
+);
+await parts.current();
 
 export const handler = middy(async () => {
-  const report = await sweep(sweepDeps);
+  const report = await sweep(await parts.current());
   logger.info('sweep', { ...report });
   return report;
 })
