@@ -496,6 +496,16 @@ export class DynamoJobStore implements JobStore {
     });
   }
 
+  async claimSelection(jobId: string, now: string, until: string): Promise<boolean> {
+    return this.updateJobIf(jobId, {
+      UpdateExpression: 'SET selection.claimedUntil = :until',
+      ConditionExpression:
+        'selection.#state IN (:resolving, :listed, :ready) AND attribute_not_exists(finalStatus) AND (attribute_not_exists(selection.claimedUntil) OR selection.claimedUntil < :now)',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: marshall({ ':until': until, ':now': now, ':resolving': 'resolving', ':listed': 'listed', ':ready': 'ready' }),
+    });
+  }
+
   async failSelection(jobId: string, from: JobSelection['state'], reason: string, at: string, status: 'FAILED' | 'CANCELLED' = 'FAILED'): Promise<boolean> {
     return this.updateJobIf(jobId, {
       UpdateExpression: "SET selection.#state = :failed, selection.reason = :why, finalStatus = :f, completedAt = :at, updatedAt = :at REMOVE gsi2pk, gsi2sk",

@@ -26,6 +26,9 @@ export function isUnsent(s: ServerRecord): boolean {
 
 /** Ends the job's unsent servers CANCELLED (the job already stopped), within `until`; returns the job as left. */
 export async function cancelUnsent(store: JobStore, life: ServerLife, job: JobRecord, reason: string, until: number): Promise<JobRecord> {
+  // A selection not yet counted has no servers of its own to end: its watcher (or the sweeper)
+  // ends the job on seeing the stop (worker/select.ts).
+  if (job.selection && (job.selection.state === 'resolving' || job.selection.state === 'listed')) return job;
   let current = job;
   for (const status of ['QUEUED', 'RETRY_WAIT'] as const) {
     let marker: string | undefined;

@@ -178,6 +178,8 @@ export interface JobSelection {
   /** Servers matched (after the exclusions), once listed. */
   matched?: number;
   reason?: string;
+  /** Our clock: the worker resolving it holds it until then (a lease, as a server's claim); past it, its worker died. */
+  claimedUntil?: string;
 }
 
 /** A plan's findings beyond the preflight entries (jobs/plan.ts). */
@@ -305,7 +307,9 @@ export interface RunSummary {
 /** The job's status, from its final status or, while it runs, its counts. */
 export function jobStatus(job: Pick<JobRecord, 'total' | 'counts' | 'stop' | 'finalStatus' | 'paused' | 'awaiting' | 'plan' | 'selection'>): JobStatus {
   if (job.finalStatus) return job.finalStatus;
-  if (job.selection && ['resolving', 'listed', 'ready'].includes(job.selection.state) && !job.stop) return 'PLANNING';
+  // Planning until its servers are counted, stopped or not: the watcher (or the sweeper) ends it.
+  if (job.selection && ['resolving', 'listed'].includes(job.selection.state)) return 'PLANNING';
+  if (job.selection?.state === 'ready' && !job.stop) return 'PLANNING';
   if (job.awaiting && !job.stop) return job.plan ? 'AWAITING_CONFIRMATION' : 'PLANNING';
   if (job.paused && !job.stop) return 'PAUSED';
   return job.counts.QUEUED === job.total && !job.stop ? 'QUEUED' : 'RUNNING';

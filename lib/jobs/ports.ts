@@ -116,6 +116,11 @@ export interface JobStore {
    * and QUEUED count set to them (and its rollout's first wave); to `sent`. False otherwise.
    */
   advanceSelection(jobId: string, from: JobSelection['state'], to: JobSelection['state'], fields?: { matched?: number; total?: number; rollout?: RolloutState }): Promise<boolean>;
+  /**
+   * Takes the lease on a job's selection until `until` (only one worker resolves it at a time),
+   * conditional on it not being held past `now` and not being sent, failed or ended; false otherwise.
+   */
+  claimSelection(jobId: string, now: string, until: string): Promise<boolean>;
   /** Ends a job whose selection could not be run, or was cancelled, before any server was written: FAILED (or CANCELLED) with `reason`, off the index of live jobs. False when it moved on meanwhile. */
   failSelection(jobId: string, from: JobSelection['state'], reason: string, at: string, status?: 'FAILED' | 'CANCELLED'): Promise<boolean>;
   /** Changes the job's maxInFlight; false when it has ended. */

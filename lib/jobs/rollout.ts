@@ -10,7 +10,7 @@
  * QUEUED, as it would for a slot. Whoever sees a wave's last end opens the next: the write that
  * ended it (lifecycle.ts), or, should that writer die first, the next server to look at the gate.
  */
-import { type JobRecord, type RolloutState, endedCount } from './model.js';
+import { type JobRecord, type RolloutState, type ServerRecord, endedCount, isTerminal } from './model.js';
 import type { JobStore } from './ports.js';
 
 /** Who paused a job at a wave's end, as `paused.by` shows it. */
@@ -43,17 +43,37 @@ export async function advanceRollout(store: JobStore, job: JobRecord, now: Date)
   const state = job.rollout;
   if (!plan || !state || job.redrives || job.stop || job.finalStatus || state.open >= job.total) return undefined;
   const at = now.toISOString();
-  // Only the opened servers can have ended while the job runs (a stop or the deadline, which end
-  // the others, end the rollout too): during the canary, any failure is the canary's.
-  if (state.wave === 0 && plan.canary > 0 && job.counts.FAILED + job.counts.CANCELLED > 0) {
-    const reason = `${job.counts.FAILED + job.counts.CANCELLED} of the canary's ${state.open} servers did not succeed: the other ${job.total - state.open} are not rebuilt.`;
+  const canaryFailedMaybe = state.wave === 0 && plan.canary > 0 && job.counts.FAILED + job.counts.CANCELLED > 0;
+  if (!canaryFailedMaybe && endedCount(job.counts) < state.open) return undefined;
+  // The counters say a canary server may have failed, or the opened waves may be over. Servers
+  // behind the gate can end too (FAILED notQueued when the queue failed at submission, or swept
+  // as stalled), so the opened servers' own records decide.
+  const opened = await openedServers(store, job, state.open);
+  const failed = opened.filter((r) => r.status === 'FAILED' || r.status === 'CANCELLED').length;
+  if (state.wave === 0 && plan.canary > 0 && failed > 0) {
+    const reason = `${failed} of the canary's ${state.open} servers did not succeed: the other ${job.total - state.open} are not rebuilt.`;
     const stop = { by: 'canary' as const, at, reason };
     return (await store.setStop(job.jobId, stop)) ? { ...job, stop } : undefined;
   }
-  if (endedCount(job.counts) < state.open) return undefined;
+  if (opened.some((r) => !isTerminal(r.status))) return undefined;
   const next: RolloutState = { wave: state.wave + 1, open: Math.min(job.total, state.open + plan.waveSize) };
   const pauses = plan.pause === 'betweenWaves' || (plan.pause === 'afterCanary' && state.wave === 0 && plan.canary > 0);
   const paused = pauses ? { at, by: ROLLOUT_PAUSER } : undefined;
   if (!(await store.openWave(job.jobId, state, next, paused))) return undefined;
   return { ...job, rollout: next, ...(paused && !job.paused ? { paused } : {}) };
+}
+
+/** Servers read per page while judging a wave. */
+const PAGE = 1000;
+
+/** The job's servers the gate has let through (`index` below `open`). */
+async function openedServers(store: JobStore, job: JobRecord, open: number): Promise<ServerRecord[]> {
+  const out: ServerRecord[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await store.listServers(job.jobId, { limit: PAGE, ...(marker ? { marker } : {}) });
+    out.push(...page.items.filter((r) => r.index < open));
+    marker = page.nextMarker;
+  } while (marker);
+  return out;
 }

@@ -36,6 +36,17 @@ const LISTED = 20;
 /** Runs the selection as far as it goes; the job as it stands after, undefined if it is gone. */
 export async function runSelection(deps: WatchDeps, job: JobRecord, msg: WatchMessage, target: ComputeTarget): Promise<JobRecord | undefined> {
   const now = () => (deps.now ?? (() => new Date()))();
+  // One worker at a time: a second delivery of the watcher's message (SQS delivers at least once)
+  // must not list, write or send beside the first. The lease is the servers' claim lease, longer
+  // than the worker function can live, so a live worker's never lapses; a dead one's does.
+  const at = now();
+  if (!(await deps.store.claimSelection(job.jobId, at.toISOString(), new Date(at.getTime() + deps.settings.claimLeaseSeconds * 1000).toISOString()))) {
+    const fresh = await deps.store.getJob(job.jobId);
+    if (fresh?.selection && ['resolving', 'listed', 'ready'].includes(fresh.selection.state) && !fresh.finalStatus) {
+      throw new RetryLaterError('the selection is being resolved by another delivery');
+    }
+    return fresh;
+  }
   let current: JobRecord | undefined = job;
   // Each step moves the state on or ends the job; a step someone else took is read again.
   for (let round = 0; round < 6 && current?.selection && !current.finalStatus; round++) {

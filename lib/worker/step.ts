@@ -690,6 +690,11 @@ export async function finishNow(
     if (answer.kind === 'gone') return end('FAILED', { name: 'itemNotFound', message: `${why.message} The server no longer exists.`, status: 404 });
     if (answer.kind === 'unknown') return end('FAILED', { name: why.name, message: `${why.message} The cloud could not be asked whether the last attempt was taken: check the server.` });
   }
+  // Held (model.ts): what the cloud shows may be another's rebuild while ours may still act; the
+  // server ends without taking that view for its outcome.
+  if (rec.holdUntil !== undefined && now.getTime() < Date.parse(rec.holdUntil)) {
+    return end('FAILED', { name: why.name, message: `${why.message} The rebuild the cloud showed may be someone else's, and ours may still be held by the cloud until ${rec.holdUntil}: check the server.` });
+  }
   // Ours was taken: how does it stand?
   try {
     const view = await deps.compute.getServer(target, rec.serverId);

@@ -22,6 +22,7 @@ import type { JobStore, MetricsSink, RebuildQueue } from '../jobs/ports.js';
 import type { ComputeApi } from '../openstack/compute.js';
 import { CloudText } from './cloud-text.js';
 import { type WorkerLogger, type WorkerSettings, finishNow } from './step.js';
+import { buildPlan } from './plan.js';
 import { armWatch } from './watch.js';
 
 export interface SweepSettings {
@@ -68,6 +69,8 @@ const PAGE = 500;
  * the night's window that the job will not run, rather than at its deadline.
  */
 const SELECTION_STALL_SECONDS = 15 * 60;
+/** How long a plan may stay unbuilt before the sweeper builds it without its list: as for a selection. */
+const PLAN_STALL_SECONDS = SELECTION_STALL_SECONDS;
 /** Servers asked about at once (each is a call or two to the cloud). */
 const CONCURRENCY = 8;
 
@@ -109,10 +112,18 @@ async function sweepJob(deps: SweepDeps, job: JobRecord, now: Date, report: Swee
     }
     return;
   }
-  if (job.awaiting) {
+  if (job.awaiting && !job.stop) {
     // A plan awaiting its confirmation has sent nothing: nothing is overdue until it expires
-    // (its deadline until then), and then its servers end CANCELLED, unsent.
-    if (now.getTime() <= Date.parse(job.awaiting.until)) return;
+    // (its deadline until then), and then its servers end CANCELLED, unsent. One already stopped
+    // (cancelled, or an expiry whose ending was cut short) has its unsent servers ended below.
+    if (now.getTime() <= Date.parse(job.awaiting.until)) {
+      // A plan its watcher never built (its message let go after failing every delivery) is
+      // built now without the project's list: every server "unknown", for the caller to judge.
+      if (!job.plan && now.getTime() - Date.parse(job.createdAt) > PLAN_STALL_SECONDS * 1000) {
+        await buildPlan({ ...deps, now: () => now }, job, { tenantId: job.tenantId, microversion: job.options.microversion }, { ok: false, why: `its list was not answered within ${PLAN_STALL_SECONDS / 60} minutes` });
+      }
+      return;
+    }
     const stop = { by: 'expired' as const, at: now.toISOString(), reason: `The plan was not confirmed by ${job.awaiting.until}: nothing was rebuilt.` };
     // Only while it still awaits: a confirmation that landed since the read goes on.
     if (!(await deps.store.setStop(job.jobId, stop, { onlyAwaiting: true }))) return;

@@ -127,7 +127,7 @@ export interface WatchDeps {
   life: ServerLife;
   queue: RebuildQueue;
   compute: ComputeApi;
-  settings: { watch: WatchSettings; clockSkewSeconds: number };
+  settings: { watch: WatchSettings; clockSkewSeconds: number; claimLeaseSeconds: number };
   logger: { info(message: string, attributes: Record<string, unknown>): void; warn(message: string, attributes: Record<string, unknown>): void };
   metrics?: MetricsSink;
   now?: () => Date;

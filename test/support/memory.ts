@@ -138,6 +138,14 @@ export class MemoryJobStore implements JobStore {
     if (fields.rollout) job.rollout = clone(fields.rollout);
     return true;
   }
+  async claimSelection(jobId: string, now: string, until: string): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    const sel = job?.selection;
+    if (!job || !sel || job.finalStatus || !['resolving', 'listed', 'ready'].includes(sel.state)) return false;
+    if (sel.claimedUntil !== undefined && sel.claimedUntil >= now) return false;
+    job.selection = { ...sel, claimedUntil: until };
+    return true;
+  }
   async failSelection(jobId: string, from: JobSelection['state'], reason: string, at: string, status: 'FAILED' | 'CANCELLED' = 'FAILED'): Promise<boolean> {
     const job = this.jobs.get(jobId);
     if (!job?.selection || job.selection.state !== from || job.finalStatus) return false;

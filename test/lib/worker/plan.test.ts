@@ -82,6 +82,35 @@ describe('plan, then confirm', () => {
     await expect(confirm(w)).rejects.toThrow(/not awaiting confirmation/);
   });
 
+  it("ends a plan stopped while awaiting whose cancel was cut short: the sweep ends its servers, before and after the plan's time", async () => {
+    for (const later of [60_000, PLAN_TTL_SECONDS * 1000 + 60_000]) {
+      const w = new World({ servers: 3 });
+      await w.submit({ confirm: 'manual' });
+      await untilPlanned(w);
+      // The API set the stop, then died before it could end the servers.
+      await w.memory.setStop(w.jobId, { by: 'cancel', at: new Date(w.now).toISOString(), reason: 'Cancelled by someone.' });
+      w.now += later;
+      await w.sweep();
+      const swept = await job(w);
+      expect(swept.finalStatus, `${later} ms on`).toBe('CANCELLED');
+      expect(w.cloud.callsBy.rebuild).toBe(0);
+    }
+  });
+
+  it('builds, without the list, a plan whose watcher was let go: every server unknown, for the caller to judge', async () => {
+    const w = new World({ servers: 2 });
+    await w.submit({ confirm: 'manual' });
+    w.queue.messages = w.queue.messages.filter((m) => !isWatchMessage(m.msg));
+    w.now += 10 * 60_000;
+    await w.sweep();
+    expect((await job(w)).plan).toBeUndefined();
+    w.now += 6 * 60_000;
+    await w.sweep();
+    const planned = await job(w);
+    expect(jobStatus(planned)).toBe('AWAITING_CONFIRMATION');
+    expect(planned.plan).toMatchObject({ listed: false, summary: { rebuild: 0, wait: 0, fail: 0, unknown: 2 } });
+  });
+
   it('is refused while still planning, and a cancelled plan cannot be confirmed', async () => {
     const w = new World({ servers: 2 });
     await w.submit({ confirm: 'manual' });

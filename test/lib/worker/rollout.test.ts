@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { resumeJob } from '../../../lib/jobs/actions.js';
 import { isWatchMessage } from '../../../lib/jobs/message.js';
 import type { JobRecord, ServerRecord } from '../../../lib/jobs/model.js';
+import { QueueUnavailableError } from '../../../lib/errors.js';
 import { World } from '../../support/world.js';
 
 async function records(w: World): Promise<ServerRecord[]> {
@@ -118,6 +119,27 @@ describe('a rollout in waves', () => {
     expect(refused).toBeGreaterThanOrEqual(2);
     expect(job.finalStatus).toBe('SUCCEEDED');
     expect(w.cloud.callsBy.rebuild).toBe(4);
+  });
+
+  it('judges a wave by its own servers: servers behind the gate that ended unsent (the queue failed at submission) neither open waves nor fail the canary', async () => {
+    const w = new World({ servers: 10, rebuildMs: 10_000 });
+    // The queue takes the first four messages (the canary's two and two more), then fails.
+    const send = w.queue.send.bind(w.queue);
+    w.queue.send = async (messages) => {
+      await send(messages.slice(0, 4));
+      throw new QueueUnavailableError('queue down', new Set(messages.slice(0, 4).map((m) => m.serverId)));
+    };
+    await expect(w.submit({ rollout: { canary: 2, waveSize: 4, pause: 'never' } })).rejects.toThrow(/queue failed/);
+    w.queue.send = send;
+    w.jobId = [...w.memory.jobs.keys()][0]!;
+    const job = await w.runToEnd();
+    expect(job.stop).toBeUndefined();
+    expect(job.finalStatus).toBe('PARTIAL');
+    const recs = await records(w);
+    expect(recs.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', ...Array(6).fill('FAILED')]);
+    // The two sent servers of the second wave started only after the canary had ended.
+    const canaryEnd = Math.max(...[0, 1].map((i) => Date.parse(recs[i]!.endedAt!)));
+    for (const i of [2, 3]) expect(Date.parse(recs[i]!.attemptStartedAt!)).toBeGreaterThanOrEqual(canaryEnd);
   });
 
   it('runs a redrive at once, with no waves: they were judged in the first run', async () => {

@@ -65,6 +65,43 @@ describe('a job by selection', () => {
     });
   }
 
+  it('is resolved by one delivery at a time: two copies of the watcher message delivered together rebuild each server once', async () => {
+    const w = new World({ servers: 6, rebuildMs: 10_000 });
+    await submitSelect(w);
+    const [watcher] = w.queue.messages.filter((m) => isWatchMessage(m.msg));
+    w.queue.messages.push({ ...watcher!, msg: { ...watcher!.msg } });
+    const copies = w.queue.visible().filter((m) => isWatchMessage(m.msg));
+    expect(copies).toHaveLength(2);
+    const results = await Promise.all(copies.map((m) => w.deliver(m)));
+    expect(results).toContain('threw');
+    const job = await w.runToEnd();
+    expect(job).toMatchObject({ finalStatus: 'SUCCEEDED', total: 6 });
+    expect(w.ids.map((id) => w.cloud.servers.get(id)?.rebuilds)).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
+  it('ends CANCELLED, at once and nothing rebuilt, when cancelled while its worker had died writing its servers', async () => {
+    const w = new World({ servers: 4 });
+    const advance = w.memory.advanceSelection.bind(w.memory);
+    w.memory.advanceSelection = async (...args: Parameters<JobStore['advanceSelection']>) => {
+      if (args[2] === 'ready') throw new Error('worker died');
+      return advance(...args);
+    };
+    await submitSelect(w);
+    const watcher = w.queue.visible().find((m) => isWatchMessage(m.msg))!;
+    expect(await w.deliver(watcher)).toBe('threw');
+    expect((await w.memory.getJob(w.jobId))?.selection?.state).toBe('listed');
+    const reads = { n: 0 };
+    const getJob = w.memory.getJob.bind(w.memory);
+    w.memory.getJob = async (id: string) => (reads.n++, getJob(id));
+    await cancelJob(w.memory, w.life(), w.caller, w.jobId, w.clock);
+    // No write retried against a job whose servers are not counted yet.
+    expect(reads.n).toBeLessThan(5);
+    w.memory.advanceSelection = advance;
+    const job = await w.runToEnd();
+    expect(job.finalStatus).toBe('CANCELLED');
+    expect(w.cloud.callsBy.rebuild).toBe(0);
+  });
+
   it('ends FAILED when its watcher never resolved it (the message lost): the sweep after a quarter of an hour says so', async () => {
     const w = new World({ servers: 3 });
     await submitSelect(w);
