@@ -5,7 +5,8 @@
  */
 import { ComputeAuthError, type ComputeFault, ComputeTransportError } from './compute.js';
 import { type ApplicationCredentialConfig, ComputeConfigError, type EndpointInterface, type PasswordAuthConfig } from './config.js';
-import { isRecord, parseFault, parseJson } from './faults.js';
+import { catalogService, tokenAnswer } from './answers.js';
+import { parseFault, parseJson } from './faults.js';
 import { type HttpAnswer, type HttpClient, type ResolvedOptions, describeError, firstHeader } from './transport.js';
 
 /** A token and the compute base URL (tenant substituted, no trailing slash) to use it with. */
@@ -182,15 +183,15 @@ export class KeystoneAuthenticator implements Authenticator {
     }
 
     const token = firstHeader(answer.headers, 'x-subject-token');
-    const parsed = parseJson(answer.text);
-    const tokenBody = isRecord(parsed) && isRecord(parsed.token) ? parsed.token : undefined;
+    const parsed = tokenAnswer.safeParse(parseJson(answer.text));
+    const tokenBody = parsed.success ? parsed.data.token : undefined;
     if (token === undefined || tokenBody === undefined) {
       throw new ComputeAuthError(
         `Keystone answered ${answer.status} to the ${this.describeCredential(tenantId)} without a usable token`,
         answer.status,
       );
     }
-    const project = isRecord(tokenBody.project) && typeof tokenBody.project.id === 'string' ? tokenBody.project.id : undefined;
+    const project = tokenBody.project?.id;
     const entry: CachedToken = {
       token,
       refreshAt: this.refreshAt(sentAt, tokenBody.issued_at, tokenBody.expires_at),
@@ -216,16 +217,13 @@ export class KeystoneAuthenticator implements Authenticator {
 }
 
 /** A catalog's endpoints of one service type. */
-function catalogEndpoints(catalog: unknown, type: 'compute' | 'image') {
-  const services = Array.isArray(catalog) ? catalog.filter(isRecord) : [];
-  return services
-    .filter((service) => service.type === type)
-    .flatMap((service) => (Array.isArray(service.endpoints) ? service.endpoints.filter(isRecord) : []))
-    .map((endpoint) => ({
-      interface: typeof endpoint.interface === 'string' ? endpoint.interface : '',
-      region: typeof endpoint.region_id === 'string' ? endpoint.region_id : typeof endpoint.region === 'string' ? endpoint.region : '',
-      url: typeof endpoint.url === 'string' ? endpoint.url : '',
-    }))
+function catalogEndpoints(catalog: unknown[] | undefined, type: 'compute' | 'image') {
+  return (catalog ?? [])
+    .flatMap((entry) => {
+      const service = catalogService.safeParse(entry);
+      return service.success && service.data.type === type ? service.data.endpoints : [];
+    })
+    .map((endpoint) => ({ interface: endpoint.interface, region: endpoint.region_id ?? endpoint.region ?? '', url: endpoint.url }))
     .filter((endpoint) => endpoint.url !== '');
 }
 
@@ -234,13 +232,13 @@ function catalogEndpoints(catalog: unknown, type: 'compute' | 'image') {
  * catalog has none there. Only a plan reads it (jobs/plan.ts), so its absence is no error: the plan
  * says the image was not checked.
  */
-function selectImageEndpoint(catalog: unknown, wantedInterface: EndpointInterface, region: string | undefined): string | undefined {
+function selectImageEndpoint(catalog: unknown[] | undefined, wantedInterface: EndpointInterface, region: string | undefined): string | undefined {
   const matching = catalogEndpoints(catalog, 'image').filter((e) => e.interface === wantedInterface && (region === undefined || e.region === region));
   return new Set(matching.map((e) => e.region)).size === 1 ? matching[0]?.url : undefined;
 }
 
 /** Picks the compute endpoint for the interface and region from a Keystone v3 catalog. */
-function selectComputeEndpoint(catalog: unknown, wantedInterface: EndpointInterface, region: string | undefined): string {
+function selectComputeEndpoint(catalog: unknown[] | undefined, wantedInterface: EndpointInterface, region: string | undefined): string {
   const variables = ['OS_INTERFACE', 'OS_REGION_NAME'];
   const endpoints = catalogEndpoints(catalog, 'compute');
   if (endpoints.length === 0) {

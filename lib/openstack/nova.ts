@@ -20,7 +20,8 @@ import {
   type ServerView,
 } from './compute.js';
 import { type ComputeConfig, ComputeConfigError } from './config.js';
-import { isRecord, parseFault, parseJson, plainText } from './faults.js';
+import { imageAnswer, instanceActionsAnswer, serverAnswer, serverListAnswer } from './answers.js';
+import { parseFault, parseJson, plainText } from './faults.js';
 import { type Authenticator, FixedTokenAuthenticator, KeystoneAuthenticator, KeystoneFault, type Session } from './keystone.js';
 import { type ComputeHttpOptions, HttpClient, type ResolvedOptions, firstHeader, resolveOptions, sharedAgent } from './transport.js';
 
@@ -60,17 +61,20 @@ class HttpComputeApi implements ComputeApi {
       // The same id on the retry after a 401: Nova never handled the refused request.
       requestId: () => requestId,
       // A 202 is what matters; its body is informative only, so an unreadable one is no failure.
-      parse: (json) => ({ ok: true, value: isRecord(json) && isServerView(json.server) ? { server: json.server } : {} }),
+      parse: (json) => {
+        const answer = serverAnswer.safeParse(json);
+        return { ok: true, value: answer.success ? { server: answer.data.server as ServerView } : {} };
+      },
     });
   }
 
   getServer(target: ComputeTarget, serverId: string): Promise<ComputeResult<{ server: ServerView }>> {
     return this.call(target, 'GET', `/servers/${encodeURIComponent(serverId)}`, {
       requestId: freshRequestId,
-      parse: (json) =>
-        isRecord(json) && isServerView(json.server)
-          ? { ok: true, value: { server: json.server } }
-          : { ok: false, expected: 'a {"server": {...}} view' },
+      parse: (json) => {
+        const answer = serverAnswer.safeParse(json);
+        return answer.success ? { ok: true, value: { server: answer.data.server as ServerView } } : { ok: false, expected: 'a {"server": {...}} view' };
+      },
     });
   }
 
@@ -88,10 +92,12 @@ class HttpComputeApi implements ComputeApi {
       const q = params.toString();
       last = await this.call(target, 'GET', `/servers/detail${q ? `?${q}` : ''}`, {
         requestId: freshRequestId,
-        parse: (json) =>
-          isRecord(json) && Array.isArray(json.servers) && json.servers.every(isServerView)
-            ? { ok: true, value: { servers: json.servers, ...(nextMarker(json.servers_links) ? { next: nextMarker(json.servers_links) } : {}) } }
-            : { ok: false, expected: 'a {"servers": [...]} list' },
+        parse: (json) => {
+          const answer = serverListAnswer.safeParse(json);
+          if (!answer.success) return { ok: false, expected: 'a {"servers": [...]} list' };
+          const next = nextMarker(answer.data.servers_links);
+          return { ok: true, value: { servers: answer.data.servers as ServerView[], ...(next ? { next } : {}) } };
+        },
       });
       pages++;
       if (!last.ok) return last;
@@ -106,10 +112,10 @@ class HttpComputeApi implements ComputeApi {
   listInstanceActions(target: ComputeTarget, serverId: string): Promise<ComputeResult<{ instanceActions: InstanceAction[] }>> {
     return this.call(target, 'GET', `/servers/${encodeURIComponent(serverId)}/os-instance-actions`, {
       requestId: freshRequestId,
-      parse: (json) =>
-        isRecord(json) && Array.isArray(json.instanceActions) && json.instanceActions.every(isInstanceAction)
-          ? { ok: true, value: { instanceActions: json.instanceActions } }
-          : { ok: false, expected: 'an {"instanceActions": [...]} list' },
+      parse: (json) => {
+        const answer = instanceActionsAnswer.safeParse(json);
+        return answer.success ? { ok: true, value: { instanceActions: answer.data.instanceActions as InstanceAction[] } } : { ok: false, expected: 'an {"instanceActions": [...]} list' };
+      },
     });
   }
 
@@ -123,20 +129,12 @@ class HttpComputeApi implements ComputeApi {
     return this.call(target, 'GET', `/v2/images/${encodeURIComponent(imageId)}`, {
       service: 'image',
       requestId: freshRequestId,
-      parse: (json) =>
-        isRecord(json) && typeof json.id === 'string' && typeof json.status === 'string'
-          ? {
-              ok: true,
-              value: {
-                image: {
-                  id: json.id,
-                  status: json.status,
-                  ...(typeof json.min_disk === 'number' ? { min_disk: json.min_disk } : {}),
-                  ...(typeof json.min_ram === 'number' ? { min_ram: json.min_ram } : {}),
-                },
-              },
-            }
-          : { ok: false, expected: 'an image' },
+      parse: (json) => {
+        const answer = imageAnswer.safeParse(json);
+        if (!answer.success) return { ok: false, expected: 'an image' };
+        const { id, status, min_disk, min_ram } = answer.data;
+        return { ok: true, value: { image: { id, status, ...(min_disk !== undefined ? { min_disk } : {}), ...(min_ram !== undefined ? { min_ram } : {}) } } };
+      },
     });
   }
 
@@ -215,10 +213,9 @@ function freshRequestId(): string {
 }
 
 /** The `marker` of a `servers_links` entry with rel "next" (12a), if any. */
-function nextMarker(links: unknown): string | undefined {
-  if (!Array.isArray(links)) return undefined;
-  for (const link of links) {
-    if (!isRecord(link) || link.rel !== 'next' || typeof link.href !== 'string') continue;
+function nextMarker(links: { rel: string; href: string }[] | undefined): string | undefined {
+  for (const link of links ?? []) {
+    if (link.rel !== 'next') continue;
     try {
       return new URL(link.href, 'http://nova.invalid/').searchParams.get('marker') ?? undefined;
     } catch {
@@ -228,10 +225,4 @@ function nextMarker(links: unknown): string | undefined {
   return undefined;
 }
 
-function isServerView(value: unknown): value is ServerView {
-  return isRecord(value) && typeof value.id === 'string' && typeof value.status === 'string';
-}
 
-function isInstanceAction(value: unknown): value is InstanceAction {
-  return isRecord(value) && typeof value.action === 'string' && typeof value.request_id === 'string' && typeof value.start_time === 'string';
-}
