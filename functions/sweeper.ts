@@ -8,13 +8,14 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { loadSecretSettings, rebuiltOnRotation } from '../lib/aws/secrets.js';
+import { deploymentFromEnv } from '../lib/settings.js';
 import { sweep } from '../lib/worker/sweeper.js';
 import { powertoolsSink } from './metrics.js';
 import { awsParts, sweeperDeps, workerParts } from './wiring.js';
 
 const logger = new Logger({ serviceName: 'rebuild-sweeper' });
 const metrics = new Metrics({ namespace: 'OpenStackBulkRebuild', serviceName: 'rebuild-sweeper' });
-const secretId = process.env.OPENSTACK_SECRET_ARN;
+const secretId = deploymentFromEnv(process.env).secretArn;
 const aws = awsParts(process.env);
 // Built again when the secret changes (a rotation), without a cold start: lib/aws/secrets.ts.
 const parts = rebuiltOnRotation(

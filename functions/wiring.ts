@@ -15,7 +15,7 @@ import type { MetricsSink } from '../lib/jobs/ports.js';
 import type { ComputeApi } from '../lib/openstack/compute.js';
 import { computeConfigFromEnv } from '../lib/openstack/config.js';
 import { createComputeApi } from '../lib/openstack/nova.js';
-import { type WorkerConfig, awsEndpointsFromEnv, workerConfigFromEnv } from '../lib/settings.js';
+import { type WorkerConfig, deploymentFromEnv, workerConfigFromEnv } from '../lib/settings.js';
 import type { WorkerDeps, WorkerLogger } from '../lib/worker/step.js';
 import type { SweepDeps } from '../lib/worker/sweeper.js';
 
@@ -35,15 +35,12 @@ export interface AwsParts {
   queue: SqsRebuildQueue;
 }
 
-/** The table and queue adapters for TABLE_NAME and QUEUE_URL (DYNAMODB_ENDPOINT / SQS_ENDPOINT for the stand-ins). */
+/** The table and queue adapters where the deployment says (lib/settings.ts, deploymentFromEnv). */
 export function awsParts(env: Env, clients: AwsClientOptions = {}): AwsParts {
-  const tableName = env.TABLE_NAME;
-  const queueUrl = env.QUEUE_URL;
-  if (!tableName || !queueUrl) throw new Error('TABLE_NAME and QUEUE_URL must be set');
-  const endpoints = awsEndpointsFromEnv(env);
+  const { tableName, queueUrl, endpoints } = deploymentFromEnv(env);
   const dynamodb = createDynamoClient({ ...clients, ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}) });
   const sqs = createSqsClient({ ...clients, ...(endpoints.sqs ? { endpoint: endpoints.sqs } : {}) });
-  return { dynamodb, sqs, store: new DynamoJobStore(dynamodb, tableName), queue: new SqsRebuildQueue(sqs, queueUrl) };
+  return { dynamodb, sqs, store: new DynamoJobStore(dynamodb, tableName), queue: new SqsRebuildQueue(sqs, queueUrl as string) };
 }
 
 /** The server's life on a store: the one writer of server records. */
@@ -107,14 +104,11 @@ export function sweeperDeps(worker: WorkerDeps, config: WorkerConfig): SweepDeps
  * Locally the same notifier runs on file outlets instead (local/notifications.ts).
  */
 export function notifierParts(env: Env): NotifierDeps {
-  const tableName = env.TABLE_NAME;
-  const busName = env.EVENT_BUS_NAME;
-  if (!tableName || !busName) throw new Error('TABLE_NAME and EVENT_BUS_NAME must be set');
-  const endpoints = awsEndpointsFromEnv(env);
+  const { tableName, eventBusName, reportBucket, endpoints } = deploymentFromEnv(env, ['eventBusName']);
   const dynamodb = createDynamoClient(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {});
   return {
     store: new DynamoJobStore(dynamodb, tableName),
-    events: new EventBridgeSink(createEventBridgeClient(), busName),
-    ...(env.REPORT_BUCKET ? { reports: new S3ReportArchive(createS3Client(), env.REPORT_BUCKET) } : {}),
+    events: new EventBridgeSink(createEventBridgeClient(), eventBusName as string),
+    ...(reportBucket ? { reports: new S3ReportArchive(createS3Client(), reportBucket) } : {}),
   };
 }

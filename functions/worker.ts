@@ -10,13 +10,14 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { loadSecretSettings, rebuiltOnRotation } from '../lib/aws/secrets.js';
+import { deploymentFromEnv } from '../lib/settings.js';
 import { powertoolsSink } from './metrics.js';
 import { awsParts, workerParts } from './wiring.js';
 import { createWorker } from './worker-app.js';
 
 const logger = new Logger({ serviceName: 'rebuild-worker' });
 const metrics = new Metrics({ namespace: 'OpenStackBulkRebuild', serviceName: 'rebuild-worker' });
-const secretId = process.env.OPENSTACK_SECRET_ARN;
+const secretId = deploymentFromEnv(process.env).secretArn;
 const aws = awsParts(process.env);
 // Built again when the secret changes (a rotation), without a cold start: lib/aws/secrets.ts.
 const parts = rebuiltOnRotation(

@@ -70,8 +70,8 @@ export interface ApiConfig {
 /** Reads the API function's settings; defaults are in README's configuration table. */
 export function apiConfigFromEnv(env: Env): ApiConfig {
   return {
-    tableName: required(env, 'TABLE_NAME'),
-    queueUrl: required(env, 'QUEUE_URL'),
+    tableName: required(env, DEPLOYMENT_ENV.table),
+    queueUrl: required(env, DEPLOYMENT_ENV.queue),
     // API Gateway and Lambda take at most 6 MB of request payload; 5 MiB leaves room for the
     // event's envelope and base64 of binary bodies.
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 6 * 1024 * 1024),
@@ -105,14 +105,50 @@ export function apiConfigFromEnv(env: Env): ApiConfig {
 }
 
 /**
- * Endpoint overrides for the AWS clients: set by the local stack (`DYNAMODB_ENDPOINT`,
- * `SQS_ENDPOINT`) to reach the stand-ins; unset in the cloud, where the SDK finds AWS itself.
+ * The variables the stack sets on its functions (cdk/ sets them by these names, the functions read
+ * them here), and the two the local stack sets to reach the stand-ins.
  */
-export function awsEndpointsFromEnv(env: Env): { dynamodb?: string; sqs?: string } {
-  return {
-    ...(env.DYNAMODB_ENDPOINT ? { dynamodb: env.DYNAMODB_ENDPOINT } : {}),
-    ...(env.SQS_ENDPOINT ? { sqs: env.SQS_ENDPOINT } : {}),
+export const DEPLOYMENT_ENV = {
+  table: 'TABLE_NAME',
+  queue: 'QUEUE_URL',
+  secret: 'OPENSTACK_SECRET_ARN',
+  eventBus: 'EVENT_BUS_NAME',
+  reportBucket: 'REPORT_BUCKET',
+  dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
+  sqsEndpoint: 'SQS_ENDPOINT',
+} as const;
+
+/** Where a function's AWS resources are, as the stack (or the local stack) told it. */
+export interface Deployment {
+  tableName: string;
+  /** Absent for the notifier, which sends nothing to the queue. */
+  queueUrl?: string;
+  /** The OpenStack secret; absent when the credentials are in the environment (locally). */
+  secretArn?: string;
+  eventBusName?: string;
+  reportBucket?: string;
+  /** Endpoint overrides for the AWS clients: the stand-ins locally; unset in the cloud, where the SDK finds AWS itself. */
+  endpoints: { dynamodb?: string; sqs?: string };
+}
+
+/** Reads where the function's resources are; `needs` names what this function cannot run without. */
+export function deploymentFromEnv(env: Env, needs: ('queueUrl' | 'eventBusName')[] = ['queueUrl']): Deployment {
+  const n = DEPLOYMENT_ENV;
+  const value = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const d: Deployment = {
+    tableName: required(env, n.table),
+    endpoints: {
+      ...(value(n.dynamodbEndpoint) ? { dynamodb: value(n.dynamodbEndpoint) as string } : {}),
+      ...(value(n.sqsEndpoint) ? { sqs: value(n.sqsEndpoint) as string } : {}),
+    },
+    ...(value(n.queue) ? { queueUrl: value(n.queue) as string } : {}),
+    ...(value(n.secret) ? { secretArn: value(n.secret) as string } : {}),
+    ...(value(n.eventBus) ? { eventBusName: value(n.eventBus) as string } : {}),
+    ...(value(n.reportBucket) ? { reportBucket: value(n.reportBucket) as string } : {}),
   };
+  if (needs.includes('queueUrl')) required(env, n.queue);
+  if (needs.includes('eventBusName')) required(env, n.eventBus);
+  return d;
 }
 
 /** What the worker function needs. */
@@ -138,8 +174,8 @@ export function workerConfigFromEnv(env: Env): WorkerConfig {
     throw new ConfigError(`BACKOFF_CAP_SECONDS (${capSeconds}) must not be below BACKOFF_BASE_SECONDS (${baseSeconds})`);
   }
   return {
-    tableName: required(env, 'TABLE_NAME'),
-    queueUrl: required(env, 'QUEUE_URL'),
+    tableName: required(env, DEPLOYMENT_ENV.table),
+    queueUrl: required(env, DEPLOYMENT_ENV.queue),
     settings: {
       retry: { baseSeconds, capSeconds },
       watch: {

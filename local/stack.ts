@@ -9,7 +9,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { type DynamoJobStore, ensureTable } from '../lib/aws/dynamodb-store.js';
 import { SqsConsumer, type SqsRebuildQueue } from '../lib/aws/sqs-queue.js';
 import type { MetricsSink } from '../lib/jobs/ports.js';
-import { type ApiConfig, DEFAULT_MAX_RECEIVE_COUNT, apiConfigFromEnv } from '../lib/settings.js';
+import { type ApiConfig, DEFAULT_MAX_RECEIVE_COUNT, DEPLOYMENT_ENV, apiConfigFromEnv } from '../lib/settings.js';
 import type { WorkerDeps } from '../lib/worker/step.js';
 import { type SweepReport, sweep } from '../lib/worker/sweeper.js';
 import { createApi } from '../functions/api-app.js';
@@ -155,10 +155,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       MAX_RECEIVE_COUNT: String(queueSpec.maxReceiveCount),
       ...options.env,
       ...computeEnv,
-      TABLE_NAME: LOCAL_TABLE,
-      QUEUE_URL: sqs.queueUrl,
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
-      SQS_ENDPOINT: sqs.endpoint,
+      [DEPLOYMENT_ENV.table]: LOCAL_TABLE,
+      [DEPLOYMENT_ENV.queue]: sqs.queueUrl,
+      [DEPLOYMENT_ENV.dynamodbEndpoint]: dynamo.endpoint,
+      [DEPLOYMENT_ENV.sqsEndpoint]: sqs.endpoint,
       AWS_REGION: LOCAL_AWS.region,
       AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
@@ -191,7 +191,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const snapshot = options.dataDir ? join(options.dataDir, SNAPSHOT_FILE) : undefined;
     if (snapshot && existsSync(snapshot)) {
       const saved = JSON.parse(readFileSync(snapshot, 'utf8')) as { main: string[]; dlq: string[] };
-      const dlq = awsParts({ ...env, QUEUE_URL: sqs.dlqUrl }, LOCAL_AWS).queue;
+      const dlq = awsParts({ ...env, [DEPLOYMENT_ENV.queue]: sqs.dlqUrl }, LOCAL_AWS).queue;
       await queue.sendRaw(saved.main);
       await dlq.sendRaw(saved.dlq);
       unlinkSync(snapshot);

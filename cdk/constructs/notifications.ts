@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { JOB_SK } from '../../lib/aws/table.js';
 import { ENTRIES } from '../bundling.js';
 import { ServiceFunction } from './service-function.js';
+import { DEPLOYMENT_ENV } from '../../lib/settings.js';
 
 export const NOTIFIER_SERVICE_NAME = 'rebuild-notifier';
 
@@ -63,12 +64,12 @@ export class JobNotifications extends Construct {
       memorySize: 512,
       // A report is two Query pages and one PutObject: seconds. A minute leaves room for a slow S3.
       timeout: Duration.seconds(60),
-      environment: { EVENT_BUS_NAME: props.eventBusName, REPORT_BUCKET: this.bucket.bucketName },
+      environment: { [DEPLOYMENT_ENV.eventBus]: props.eventBusName, [DEPLOYMENT_ENV.reportBucket]: this.bucket.bucketName },
       ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
     });
     const fn = this.notifier.fn;
     // It only reads the table: its servers, for a report (the stream's own read is the event source's grant).
-    fn.addEnvironment('TABLE_NAME', props.table.tableName);
+    fn.addEnvironment(DEPLOYMENT_ENV.table, props.table.tableName);
     Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [props.table.tableArn] });
     Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [this.bucket.arnForObjects('reports/*')] });
     EventBus.fromEventBusName(this, 'Bus', props.eventBusName).grantPutEventsTo(fn);

@@ -8,6 +8,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEPLOYMENT_ENV } from '../../lib/settings.js';
 import { LIVE_INDEX, PROJECT_INDEX } from '../../lib/aws/table.js';
 import { ESM_REQUIRE_BANNER, EXTERNAL_MODULES, MAIN_FIELDS, NODE_MAJOR, PROJECT_ROOT, TARGET } from '../bundling.js';
 
@@ -136,7 +137,7 @@ export class ServiceFunction extends Construct {
    * named indexes (by name: no `index/*`).
    */
   bindTable(table: ITable, indexes: readonly string[] = [PROJECT_INDEX, LIVE_INDEX]): void {
-    this.fn.addEnvironment('TABLE_NAME', table.tableName);
+    this.fn.addEnvironment(DEPLOYMENT_ENV.table, table.tableName);
     Grant.addToPrincipal({ grantee: this.fn, actions: JOB_STORE_ACTIONS, resourceArns: [table.tableArn] });
     if (indexes.length > 0) {
       Grant.addToPrincipal({ grantee: this.fn, actions: ['dynamodb:Query'], resourceArns: indexes.map((i) => `${table.tableArn}/index/${i}`) });
@@ -148,7 +149,7 @@ export class ServiceFunction extends Construct {
    * needs: receive, delete, change visibility).
    */
   bindQueue(queue: IQueue, access: { send?: boolean; consume?: boolean }): void {
-    this.fn.addEnvironment('QUEUE_URL', queue.queueUrl);
+    this.fn.addEnvironment(DEPLOYMENT_ENV.queue, queue.queueUrl);
     if (access.send) queue.grantSendMessages(this.fn);
     if (access.consume) queue.grantConsumeMessages(this.fn);
   }
@@ -172,7 +173,7 @@ export class ServiceFunction extends Construct {
 
   /** Sets OPENSTACK_SECRET_ARN and grants reading that secret. */
   bindOpenStackSecret(secret: ISecret): void {
-    this.fn.addEnvironment('OPENSTACK_SECRET_ARN', secret.secretArn);
+    this.fn.addEnvironment(DEPLOYMENT_ENV.secret, secret.secretArn);
     secret.grantRead(this.fn);
   }
 }
