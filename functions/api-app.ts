@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import httpRouterHandler from '@middy/http-router';
+import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { ApiConfig } from '../lib/settings.js';
 import {
   ApiError,
@@ -58,25 +59,16 @@ interface RequestContext {
   now: Date;
 }
 
+/** One path's handlers by method. */
 interface Route {
-  pattern: RegExp;
-  names: string[];
-  methods: Record<string, Handler>;
-  /** Nova answers other methods on `/action` with a 404 (03w, 03x), so the drop-in does too. */
+  path: string;
+  methods: Partial<Record<'GET' | 'POST', Handler>>;
+  /** Nova answers other methods on `/action` with a 404 (03w, 03x), so the drop-in does too; elsewhere a 405. */
   otherMethods?: 'notFound';
 }
 
-function route(path: string, methods: Record<string, Handler>, otherMethods?: 'notFound'): Route {
-  const names: string[] = [];
-  const pattern = new RegExp(
-    '^' +
-      path.replace(/\{(\w+)\}/g, (_m, name: string) => {
-        names.push(name);
-        return '([^/]+)';
-      }) +
-      '/?$',
-  );
-  return { pattern, names, methods, ...(otherMethods ? { otherMethods } : {}) };
+function route(path: string, methods: Route['methods'], otherMethods?: 'notFound'): Route {
+  return { path, methods, ...(otherMethods ? { otherMethods } : {}) };
 }
 
 function header(event: ApiEvent, name: string): string | undefined {
@@ -250,6 +242,7 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
     ),
   ];
 
+  const dispatch = router(routes, config, now);
   return async (event) => {
     const started = now();
     const method = event.requestContext.http.method.toUpperCase();
@@ -257,7 +250,7 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
     const requestId = `req-${randomUUID()}`;
     let result: ApiResult;
     try {
-      result = await dispatch(routes, event, method, path, started, config);
+      result = await dispatch(event);
     } catch (err) {
       if (err instanceof ApiError) {
         result = json(err.statusCode, err.toFault(), err.headers);
@@ -279,23 +272,47 @@ export function createApi(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult
   };
 }
 
-async function dispatch(routes: Route[], event: ApiEvent, method: string, path: string, now: Date, config: ApiConfig): Promise<ApiResult> {
+/**
+ * The routes on middy's http-router. What it leaves to us is Nova's dialect: a path's other methods
+ * answer 405 with Allow (404 on `/action`, as Nova does), an unknown path 404, both as fault
+ * bodies; path parameters are percent-decoded here (a bad encoding is a 400), and every route
+ * checks its caller before its handler runs.
+ */
+function router(routes: Route[], config: ApiConfig, now: () => Date): (event: ApiEvent) => Promise<ApiResult> {
+  const entries: { method: 'GET' | 'POST' | 'ANY'; path: string; handler: (event: ApiEvent) => Promise<ApiResult> }[] = [];
   for (const r of routes) {
-    const m = r.pattern.exec(path);
-    if (!m) continue;
+    for (const [method, handler] of Object.entries(r.methods) as ['GET' | 'POST', Handler][]) {
+      entries.push({ method, path: r.path, handler: (event) => run(event, handler) });
+    }
+    // After the path's own methods: the router tries a method's routes in order.
+    const allowed = Object.keys(r.methods);
+    entries.push({
+      method: 'ANY',
+      path: r.path,
+      handler: async (event) => {
+        if (r.otherMethods === 'notFound') throw new NotFoundError('The resource could not be found.');
+        throw new MethodNotAllowedError(`Method ${event.requestContext.http.method.toUpperCase()} is not allowed on ${event.requestContext.http.path}.`, allowed);
+      },
+    });
+  }
+  const run = async (event: ApiEvent, handler: Handler): Promise<ApiResult> => {
     const params: Record<string, string> = {};
     try {
-      r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1] as string)));
+      for (const [k, v] of Object.entries(event.pathParameters ?? {})) params[k] = decodeURIComponent(v ?? '');
     } catch {
       throw new BadRequestError('Malformed request URL: invalid percent-encoding.');
     }
-    const handler = r.methods[method];
-    if (!handler) {
-      if (r.otherMethods === 'notFound') throw new NotFoundError('The resource could not be found.');
-      throw new MethodNotAllowedError(`Method ${method} is not allowed on ${path}.`, Object.keys(r.methods));
-    }
     const caller = callerOf(event, params.tenant_id as string, config);
-    return handler({ event, params, caller, baseUrl: baseUrlOf(event), now });
-  }
-  throw new NotFoundError('The resource could not be found.');
+    return handler({ event, params, caller, baseUrl: baseUrlOf(event), now: now() });
+  };
+  const routed = httpRouterHandler<ApiEvent, ApiResult>({
+    routes: entries,
+    notFoundResponse: () => {
+      throw new NotFoundError('The resource could not be found.');
+    },
+  }) as unknown as (event: ApiEvent, context: Context) => Promise<ApiResult>;
+  // The raw path, as API Gateway gives it, with no parameters of its own ($default route): the
+  // router's are the only ones.
+  return (event) =>
+    routed({ ...event, pathParameters: {}, requestContext: { ...event.requestContext, http: { ...event.requestContext.http, path: event.rawPath ?? event.requestContext.http.path } } }, {} as Context);
 }

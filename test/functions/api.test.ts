@@ -211,6 +211,12 @@ describe('POST /v2/{tenant_id}/servers/{server_id}/action', () => {
     expect(del.statusCode).toBe(405);
     expect(del.json.badMethod.code).toBe(405);
     expect(del.headers?.Allow).toBe('POST, GET');
+    // A path's trailing slash is the same path; a parameter's bad percent-encoding is a 400, never a 500.
+    expect((await t.call(apiEvent('GET', '/v2/tenant-a/rebuild-jobs/'))).statusCode).toBe(200);
+    const bad = await t.call(apiEvent('GET', '/v2/tenant-%E0%A4%A/rebuild-jobs'));
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json.badRequest.message).toContain('percent-encoding');
+    expect((await t.call(apiEvent('PUT', `/v2/tenant-a/rebuild-jobs/${uuid(1)}/plan`))).headers?.Allow).toBe('GET');
   });
 });
 
