@@ -312,7 +312,14 @@ function router(routes: Route[], config: ApiConfig, now: () => Date): (event: Ap
     },
   }) as unknown as (event: ApiEvent, context: Context) => Promise<ApiResult>;
   // The raw path, as API Gateway gives it, with no parameters of its own ($default route): the
-  // router's are the only ones.
-  return (event) =>
-    routed({ ...event, pathParameters: {}, requestContext: { ...event.requestContext, http: { ...event.requestContext.http, path: event.rawPath ?? event.requestContext.http.path } } }, {} as Context);
+  // router's are the only ones. The method is read in upper case, as before the router; a path
+  // that is not one (empty, or not starting with a slash) is a 404 here, since the router takes
+  // an empty path for a malformed event and throws. A method the router does not know (none
+  // reaches us through API Gateway) finds no route: 404.
+  return async (event) => {
+    const path = event.rawPath ?? event.requestContext.http.path;
+    if (!path?.startsWith('/')) throw new NotFoundError('The resource could not be found.');
+    const http = { ...event.requestContext.http, path, method: event.requestContext.http.method.toUpperCase() };
+    return routed({ ...event, pathParameters: {}, requestContext: { ...event.requestContext, http } }, {} as Context);
+  };
 }

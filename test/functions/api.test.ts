@@ -217,6 +217,15 @@ describe('POST /v2/{tenant_id}/servers/{server_id}/action', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json.badRequest.message).toContain('percent-encoding');
     expect((await t.call(apiEvent('PUT', `/v2/tenant-a/rebuild-jobs/${uuid(1)}/plan`))).headers?.Allow).toBe('GET');
+    // No path at all, or one without its leading slash, is a path that names nothing: 404, never a 500.
+    for (const path of ['', 'v2/tenant-a/rebuild-jobs']) {
+      const none = await t.call(apiEvent('GET', path));
+      expect(none.statusCode, path).toBe(404);
+      expect(none.json.itemNotFound.code).toBe(404);
+    }
+    // The method is read in upper case; one the router does not know finds no route.
+    expect((await t.call(apiEvent('get', '/v2/tenant-a/rebuild-jobs'))).statusCode).toBe(200);
+    expect((await t.call(apiEvent('FROB', '/v2/tenant-a/rebuild-jobs'))).statusCode).toBe(404);
   });
 });
 
