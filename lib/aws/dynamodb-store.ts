@@ -457,7 +457,7 @@ export class DynamoJobStore implements JobStore {
   async setPlan(jobId: string, plan: JobPlan): Promise<boolean> {
     return this.updateJobIf(jobId, {
       UpdateExpression: 'SET #plan = :plan, updatedAt = :u',
-      ConditionExpression: 'attribute_exists(pk) AND attribute_exists(awaiting) AND attribute_not_exists(#plan) AND attribute_not_exists(finalStatus)',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#plan) AND attribute_not_exists(finalStatus)',
       ExpressionAttributeNames: { '#plan': 'plan' },
       ExpressionAttributeValues: marshall({ ':plan': plan, ':u': plan.builtAt }, { removeUndefinedValues: true }),
     });

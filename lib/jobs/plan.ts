@@ -7,6 +7,11 @@
  * stored) sends it, exactly as a submission would have; a plan left unconfirmed past `awaiting.until`
  * ends CANCELLED `planExpired` at the next sweep, its locks released, nothing rebuilt.
  *
+ * Every other job has a plan too, built by the same preflight at its start (without the project's
+ * list when it has fewer than 20 servers): `GET …/plan` shows it, and a server whose image the
+ * check found unusable is failed without being sent while the check is recent (imageRefusal).
+ * The rest of a plan is a forecast: a server's state is Nova's to judge when it is sent.
+ *
  * What would happen follows Nova's own checks on rebuild (nova/compute/api.py): the server must be
  * ACTIVE, SHUTOFF (STOPPED) or ERROR with no task running (`check_instance_state`), and not locked
  * unless by an admin (`check_instance_lock`, 02f–02h); the image must exist, be active, and fit the
@@ -50,13 +55,14 @@ const REBUILDABLE = ['ACTIVE', 'SHUTOFF', 'ERROR'];
 
 /** What would happen to one server: from the preflight's entry and the check of its target image. */
 export function planServer(plan: JobPlan, entry: PreflightEntry | undefined, rec: Pick<ServerRecord, 'imageId'>): PlannedServer {
-  if (!plan.listed) return { action: 'unknown', reason: `the project's servers could not be listed (${plan.unlisted ?? 'no answer'}): the server is checked when it is sent` };
+  // An image Glance does not have, or not active, fails whatever the server: known without the list.
+  const image = imageProblem(plan.images[rec.imageId], entry?.flavor);
+  if (image) return { action: 'fail', reason: image };
+  if (!plan.listed) return { action: 'unknown', reason: `the project's servers were not listed (${plan.unlisted ?? 'no answer'}): the server is checked when it is sent` };
   if (!entry) return { action: 'fail', reason: 'not found in the project: it does not exist, or belongs to another project' };
   const refused = REFUSED[entry.status];
   if (refused) return { action: 'fail', reason: refused };
   if (entry.locked) return { action: 'fail', reason: 'locked: Nova refuses to rebuild it (409) for anyone but an admin' };
-  const image = imageProblem(plan.images[rec.imageId], entry);
-  if (image) return { action: 'fail', reason: image };
   if (entry.taskState) return { action: 'wait', reason: `busy (task ${entry.taskState}): it is rebuilt once the task ends` };
   if (!REBUILDABLE.includes(entry.status)) return { action: 'wait', reason: `${entry.status}: it is rebuilt once it is ACTIVE, SHUTOFF or ERROR` };
   if (entry.status === 'ERROR') return { action: 'rebuild', reason: 'in ERROR: Nova rebuilds a server in ERROR, which is often how one is repaired' };
@@ -64,17 +70,38 @@ export function planServer(plan: JobPlan, entry: PreflightEntry | undefined, rec
   return { action: 'rebuild' };
 }
 
-/** Why the target image cannot be used for this server, if it cannot. */
-function imageProblem(image: ImageCheck | undefined, entry: PreflightEntry): string | undefined {
+/**
+ * Why the target image cannot be used for a server of this flavor, if it cannot (the flavor's disk
+ * and RAM, where the server's view showed them): what Nova's rebuild would refuse with a 400.
+ */
+export function imageProblem(image: ImageCheck | undefined, flavor: PreflightEntry['flavor']): string | undefined {
   if (!image || image.unchecked) return undefined;
   if (!image.found) return 'the image is not in Glance (404): Nova would refuse the rebuild (400)';
   if (image.status !== 'active') return `the image is ${image.status ?? 'not active'}, not active: Nova would refuse the rebuild (400)`;
   // A flavor's disk of 0 boots from a volume: Nova does not hold min_disk against it.
-  const disk = entry.flavor?.disk;
+  const disk = flavor?.disk;
   if (disk !== undefined && disk > 0 && (image.minDisk ?? 0) > disk) return `the image needs a ${image.minDisk} GB disk; the flavor has ${disk} GB (Nova answers 400 FlavorDiskSmallerThanMinDisk)`;
-  const ram = entry.flavor?.ram;
+  const ram = flavor?.ram;
   if (ram !== undefined && (image.minRam ?? 0) > ram) return `the image needs ${image.minRam} MB of RAM; the flavor has ${ram} MB (Nova answers 400 FlavorMemoryTooSmall)`;
   return undefined;
+}
+
+/**
+ * How long after the plan's Glance check a server is failed by it without being sent. An image's
+ * status, min_disk and min_ram change only by its owner's hand (an upload finished, an image
+ * reactivated), so within five minutes — a job's first waves — the check stands, and saves the
+ * doomed rebuild calls; later, Nova's own answer is as quick (a 400) and current, so it decides.
+ * A server run again by a redrive is always sent: its operator may have mended the image.
+ */
+export const IMAGE_CHECK_STANDS_SECONDS = 300;
+
+/** Why a server is not sent, if its job's image check (recent, on its first run) found the image unusable. */
+export function imageRefusal(job: Pick<JobRecord, 'plan'>, rec: Pick<ServerRecord, 'imageId' | 'runs'>, flavor: PreflightEntry['flavor'], now: Date): string | undefined {
+  const plan = job.plan;
+  if (!plan || rec.runs?.length) return undefined;
+  if (now.getTime() - Date.parse(plan.builtAt) > IMAGE_CHECK_STANDS_SECONDS * 1000) return undefined;
+  const problem = imageProblem(plan.images[rec.imageId], flavor);
+  return problem && `Not sent: the job's check of its image in Glance found it unusable: ${problem}.`;
 }
 
 /** The plan's page of servers, as `GET …/rebuild-jobs/{id}/plan` answers it. */
@@ -87,10 +114,11 @@ export async function planView(
 ): Promise<{ plan: Record<string, unknown>; servers_links: unknown[] }> {
   const job = await loadJob(store, caller, jobId);
   if (!job.plan) {
+    // Every job's preflight builds one; a job whose preflight gave up (its message lost) has none.
     throw new ConflictError(
-      job.options.confirm === 'manual'
-        ? `The plan of rebuild job ${jobId} is still being built: ask again in a few seconds (the job's status is PLANNING).`
-        : `Rebuild job ${jobId} was not submitted with options.confirm "manual": it has no plan.`,
+      job.watch?.preflight === 'pending' && !job.finalStatus
+        ? `The plan of rebuild job ${jobId} is still being built: ask again in a few seconds.`
+        : `Rebuild job ${jobId} has no plan: its preflight did not build one, and its servers were checked as they were sent.`,
     );
   }
   const plan = job.plan;

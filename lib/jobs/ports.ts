@@ -102,7 +102,7 @@ export interface JobStore {
    * already holds it); false when the wave moved meanwhile, or the job was stopped or ended.
    */
   openWave(jobId: string, from: RolloutState, to: RolloutState, paused?: { at: string; by: string }): Promise<boolean>;
-  /** Writes a plan's findings (jobs/plan.ts) once; false when the job no longer awaits confirmation or has one. */
+  /** Writes a job's plan (jobs/plan.ts) once; false when the job has one already, or has ended. */
   setPlan(jobId: string, plan: JobPlan): Promise<boolean>;
   /**
    * Confirms a plan: no longer awaiting, the new deadline (and its place on the index of live

@@ -174,7 +174,7 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     rebuild: redactRebuild(request.shared),
     submission: { state: 'IN_PROGRESS', deadline: new Date(now.getTime() + SUBMIT_WINDOW_SECONDS * 1000).toISOString() },
     expiresAt,
-    watch: newWatchState(total, now, awaiting !== undefined),
+    watch: newWatchState(now),
     ...(awaiting ? { awaiting } : {}),
     ...(request.options.rollout ? { rollout: firstWave(request.options.rollout, total) } : {}),
     ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
@@ -218,12 +218,12 @@ export async function submitJob(deps: SubmitDeps, input: SubmitInput): Promise<{
     rebuild: s.rebuild,
   }));
   try {
-    // The watcher's first message goes first: its preflight looks the servers up while their
-    // messages arrive (a server that finds it still running waits a second for it). Without it the
-    // servers look themselves up once the preflight's wait is over: nothing is lost.
-    if (job.watch?.preflight === 'pending') {
-      await deps.queue.schedule(watchMessage(job, job.watch.gen, job.watch.tick, secretsOf(request.shared)), 0).catch(() => undefined);
-    }
+    // The watcher's first message goes first: its preflight checks the images (and looks a large
+    // job's servers up) while their messages arrive (a server that finds it still running waits a
+    // second for it). Without it the servers look themselves up once the preflight's wait is over,
+    // and Nova judges the image: nothing is lost.
+    const watch = job.watch as WatchState;
+    await deps.queue.schedule(watchMessage(job, watch.gen, watch.tick, secretsOf(request.shared)), 0).catch(() => undefined);
     await deps.queue.send(messages);
   } catch (err) {
     if (!(err instanceof QueueUnavailableError)) throw err;
@@ -264,7 +264,7 @@ async function submitSelection(
     // The API's part (the job and its watcher) is whole once answered; the servers' messages are the watcher's.
     submission: { state: 'COMPLETE', deadline: new Date(Date.parse(at.createdAt) + SUBMIT_WINDOW_SECONDS * 1000).toISOString() },
     expiresAt: at.expiresAt,
-    watch: newWatchState(0, new Date(at.createdAt), true),
+    watch: newWatchState(new Date(at.createdAt)),
     selection: { ...select, state: 'resolving' },
     ...(at.awaiting ? { awaiting: at.awaiting } : {}),
     ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),

@@ -265,7 +265,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         parameters: [tenant, jobId],
         get: {
           operationId: 'showRebuildJobPlan',
-          summary: 'What would happen to each server of a job submitted with options.confirm "manual" (409 while the plan is built)',
+          summary: 'What would happen to each server: the plan every job\'s preflight builds, the one a job submitted with options.confirm "manual" waits on (409 while it is built)',
           parameters: page,
           responses: { '200': { description: 'The plan, a page of its servers', headers: requestId, ...jsonBody('RebuildJobPlan') }, ...faults(400, 403, 404, 409) },
         },

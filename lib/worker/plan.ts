@@ -1,11 +1,12 @@
 /**
- * Builds a plan (jobs/plan.ts) once the watcher's preflight has listed the project: checks each
- * distinct target image in Glance, judges every server, and writes the findings on the job in one
- * conditional write — the job is then AWAITING_CONFIRMATION. Run again after a crash, it finds the
- * plan written and does nothing; the preflight's entries are written before it, so a second build
- * judges the same entries.
+ * Builds a job's plan (jobs/plan.ts) once the watcher's preflight is over — every job has one, a
+ * plan to confirm (`options.confirm: "manual"`) or not: checks each distinct target image in Glance,
+ * judges every server, and writes the findings on the job in one conditional write. A job to
+ * confirm is then AWAITING_CONFIRMATION; any other job's servers read the image check before they
+ * are sent (worker/step.ts). Run again after a crash, it finds the plan written and does nothing;
+ * the preflight's entries are written before it, so a second build judges the same entries.
  */
-import { type ImageCheck, type JobPlan, type JobRecord, type PreflightEntry } from '../jobs/model.js';
+import { type ImageCheck, type JobPlan, type JobRecord, type PreflightEntry, type ServerRecord } from '../jobs/model.js';
 import { planServer } from '../jobs/plan.js';
 import { preflightChunk } from '../jobs/watching.js';
 import { ComputeAuthError, ComputeTransportError, type ComputeTarget } from '../openstack/compute.js';
@@ -36,14 +37,16 @@ async function checkImage(deps: WatchDeps, target: ComputeTarget, imageId: strin
   }
 }
 
-export async function buildPlan(deps: WatchDeps, job: JobRecord, target: ComputeTarget, listed: Listed): Promise<void> {
-  const records = [];
+/** Builds the job's plan; `known`: its server records, when the preflight has just read them all. */
+export async function buildPlan(deps: WatchDeps, job: JobRecord, target: ComputeTarget, listed: Listed, known?: ServerRecord[]): Promise<void> {
+  const records = known ?? [];
   let marker: string | undefined;
-  do {
+  while (!known) {
     const page = await deps.store.listServers(job.jobId, { limit: PAGE, ...(marker ? { marker } : {}) });
     records.push(...page.items);
     marker = page.nextMarker;
-  } while (marker);
+    if (!marker) break;
+  }
 
   const images: Record<string, ImageCheck> = {};
   const distinct = [...new Set(records.map((r) => r.imageId))];

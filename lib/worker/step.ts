@@ -19,6 +19,7 @@ import type { Change, ServerLife } from '../jobs/lifecycle.js';
 import type { RebuildMessage } from '../jobs/message.js';
 import { preflightChunk, secretsOf } from '../jobs/watching.js';
 import { advanceRollout, waitsForWave, wavesAhead } from '../jobs/rollout.js';
+import { imageRefusal } from '../jobs/plan.js';
 import { type JobRecord, type PreflightEntry, type ServerRecord, type Uncertainty, isTerminal, stopFaultName } from '../jobs/model.js';
 import type { JobStore, MetricsSink, RebuildQueue } from '../jobs/ports.js';
 import { SECRET_FIELDS, SecretScrubber } from '../request/secrets.js';
@@ -26,7 +27,7 @@ import { ComputeAuthError, ComputeTransportError, type ComputeApi, type ComputeT
 import { ComputeConfigError } from '../openstack/config.js';
 import { CloudText } from './cloud-text.js';
 import { novaStateOf, serverOutcome } from './outcome.js';
-import { DEFAULT_WATCH_SETTINGS, type WatchSettings, armWatch, expectedDurationSeconds, overdueSeconds } from './watch.js';
+import { DEFAULT_WATCH_SETTINGS, type WatchSettings, armWatch, expectedDurationSeconds, overdueSeconds, preflightEntry } from './watch.js';
 import { type Decision, type RetrySettings, backoffSeconds, decideRebuild, rebuildRunning } from './retry-policy.js';
 import { type CloudAnswer, askCloud } from './verify.js';
 
@@ -246,7 +247,7 @@ export class Step {
   }
 
   /** Checks the server belongs to the job's project, once, before the first rebuild call. */
-  private async checkProject(rec: ServerRecord): Promise<{ ok: Change } | { end: StepResult } | { retry: StepResult }> {
+  private async checkProject(rec: ServerRecord): Promise<{ ok: Change; flavor: PreflightEntry['flavor'] } | { end: StepResult } | { retry: StepResult }> {
     let view;
     try {
       view = await this.deps.compute.getServer(this.target, rec.serverId);
@@ -268,7 +269,7 @@ export class Step {
         : `Server ${rec.serverId} belongs to project ${server.tenant_id}, not to the job's project ${this.job.tenantId}: it is not rebuilt.`;
       return { end: await this.end(rec, 'FAILED', { name: 'wrongProject', message }) };
     }
-    return { ok: { status: rec.status, projectChecked: true, ...(server.updated ? { baselineUpdated: server.updated } : {}) } };
+    return { ok: { status: rec.status, projectChecked: true, ...(server.updated ? { baselineUpdated: server.updated } : {}) }, flavor: preflightEntry(server).flavor };
   }
 
   private async attempt(rec: ServerRecord): Promise<StepResult> {
@@ -289,14 +290,20 @@ export class Step {
         await this.schedule(rec.seq, 'attempt', 1);
         return 'waiting-for-preflight';
       }
+      let flavor: PreflightEntry['flavor'];
       if (found) {
         checked = { status: rec.status, projectChecked: true, ...(found.updated ? { baselineUpdated: found.updated } : {}) };
+        flavor = found.flavor;
       } else {
         const check = await this.checkProject(rec);
         if ('end' in check) return check.end;
         if ('retry' in check) return check.retry;
         checked = check.ok;
+        flavor = check.flavor;
       }
+      // The job's preflight checked its image in Glance: a rebuild Nova would refuse is not sent.
+      const refused = imageRefusal(this.job, rec, flavor, this.now);
+      if (refused) return this.end(rec, 'FAILED', { name: 'imageNotUsable', message: refused });
     }
 
     const requestId = (this.deps.newRequestId ?? (() => `req-${randomUUID()}`))();

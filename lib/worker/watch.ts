@@ -19,7 +19,8 @@
  *   (step.ts `follow`): it restarts a watcher that was lost, and looks at the server itself only
  *   when it is long overdue — the one server a list could have missed.
  *
- * The preflight, the watcher's first message of a large job: one paged list of the project, so the
+ * The preflight, the watcher's first message of every job: the target images checked in Glance
+ * (the job's plan, worker/plan.ts) and, for a large job, one paged list of the project, so the
  * servers' project check and baseline need no GET each (jobs/watching.ts).
  */
 import { RetryLaterError } from '../errors.js';
@@ -27,7 +28,7 @@ import type { ServerLife } from '../jobs/lifecycle.js';
 import type { WatchMessage } from '../jobs/message.js';
 import { type JobRecord, type PreflightEntry, type ServerRecord, type WatchState } from '../jobs/model.js';
 import type { JobStore, MetricsSink, RebuildQueue } from '../jobs/ports.js';
-import { PREFLIGHT_CHUNK, preflightChunk, watchMessage } from '../jobs/watching.js';
+import { PREFLIGHT_CHUNK, PREFLIGHT_MIN_SERVERS, preflightChunk, preflightLists, watchMessage } from '../jobs/watching.js';
 import { canonicalUuid } from '../request/nova-formats.js';
 import { SECRET_FIELDS, SecretScrubber } from '../request/secrets.js';
 import { ComputeAuthError, ComputeTransportError, type ComputeApi, type ComputeTarget, type ServerView } from '../openstack/compute.js';
@@ -236,13 +237,15 @@ export async function handleWatchMessage(deps: WatchDeps, msg: WatchMessage): Pr
     job = selected;
     if (state.preflight === 'pending') {
       state = { ...state, preflight: 'done', lists: state.lists + 1 };
-      if (job.awaiting && !job.plan) await buildPlan(deps, job, target, { ok: true });
+      if (!job.plan) await buildPlan(deps, job, target, { ok: true });
     }
   }
   if (state.preflight === 'pending') {
+    // Every job's plan is built before its preflight is told done: a server that waited for it
+    // reads the image check in the job it reads next (step.ts).
     const done = await preflight(deps, job, state, target);
     state = done.state;
-    if (job.awaiting && !job.plan) await buildPlan(deps, job, target, done.listed);
+    if (!job.plan) await buildPlan(deps, job, target, done.listed, done.records);
   }
   if (state.mode === 'per-server') {
     await deps.store.setWatch(job.jobId, expect, { ...state, tick: state.tick + 1, nextLookAt: undefined });
@@ -386,12 +389,17 @@ export function preflightEntry(v: ServerView): PreflightEntry {
 }
 
 /**
- * The preflight: one paged list of the project (at most one page per PREFLIGHT_SERVERS_PER_PAGE of
- * the job's servers), and what it showed of each of the job's servers written in chunks. A server
- * not found checks itself (a GET: another project's server, one that does not exist); a list that
- * fails leaves every server to check itself.
+ * The preflight, the watcher's first message of every job. A large job or a plan lists the project:
+ * one paged list (at most one page per PREFLIGHT_SERVERS_PER_PAGE of the job's servers; a plan's
+ * reads the whole project), and what it showed of each of the job's servers written in chunks. A
+ * server not found checks itself (a GET: another project's server, one that does not exist); a list
+ * that fails, or a small job's, leaves every server to check itself. The job's records read here
+ * are handed to the plan (worker/plan.ts), which checks their images in Glance.
  */
-async function preflight(deps: WatchDeps, job: JobRecord, state: WatchState, target: ComputeTarget): Promise<{ state: WatchState; listed: Listed }> {
+async function preflight(deps: WatchDeps, job: JobRecord, state: WatchState, target: ComputeTarget): Promise<{ state: WatchState; listed: Listed; records?: ServerRecord[] }> {
+  if (!preflightLists(job)) {
+    return { state: { ...state, preflight: 'none' }, listed: { ok: false, why: `a job of fewer than ${PREFLIGHT_MIN_SERVERS} servers looks each one up when it is sent` } };
+  }
   let answer;
   // A plan reads the whole project: a server it does not see is planned to fail "not found".
   const maxPages = job.awaiting ? PLAN_MAX_PAGES : Math.max(1, Math.ceil(job.total / PREFLIGHT_SERVERS_PER_PAGE));
@@ -416,9 +424,11 @@ async function preflight(deps: WatchDeps, job: JobRecord, state: WatchState, tar
     if (id && v.tenant_id === job.tenantId) seen.set(id, v);
   }
   const chunks = new Map<number, Record<string, PreflightEntry>>();
+  const records: ServerRecord[] = [];
   let marker: string | undefined;
   do {
     const page = await deps.store.listServers(job.jobId, { limit: 1000, ...(marker ? { marker } : {}) });
+    records.push(...page.items);
     for (const rec of page.items) {
       const v = seen.get(rec.serverId);
       const chunk = preflightChunk(rec.index);
@@ -431,5 +441,5 @@ async function preflight(deps: WatchDeps, job: JobRecord, state: WatchState, tar
   } while (marker);
   for (const [chunk, entries] of chunks) await deps.store.putPreflight(job.jobId, chunk, entries, job.expiresAt);
   deps.logger.info('preflight', { jobId: job.jobId, found: [...chunks.values()].reduce((n, e) => n + Object.keys(e).length, 0), of: job.total, pages: answer.body.pages, chunkSize: PREFLIGHT_CHUNK });
-  return { state: { ...state, preflight: 'done', lists: state.lists + answer.body.pages }, listed: { ok: true } };
+  return { state: { ...state, preflight: 'done', lists: state.lists + answer.body.pages }, listed: { ok: true }, records };
 }

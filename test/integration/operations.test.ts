@@ -180,6 +180,22 @@ describe('plan, then confirm', () => {
     sim.setServerState(ids[1] as string, { vmState: 'active' });
     sim.setServerState(ids[2] as string, { locked: false });
   });
+
+  it("checks every job's image in Glance at its start: one Glance does not have fails each server unsent, saying why, and the plan shows it", async () => {
+    const ids = newServers(3);
+    const unknownImage = '0f0e0d0c-0b0a-4909-8807-060504030201';
+    const id = await client.submit(ids.map((s) => ({ id: s })), {}, { imageRef: unknownImage, adminPass: 'seekr3t' });
+    const ended = await client.untilEnded(id);
+    expect(ended.status).toBe('FAILED');
+    for (const s of await client.servers(id)) {
+      expect(s).toMatchObject({ status: 'FAILED', attempts: 0, fault: { name: 'imageNotUsable' } });
+      expect(s.fault?.message).toContain('not in Glance');
+    }
+    expect(sim.requests().filter((r) => r.kind === 'rebuild' && ids.includes(r.serverId as string))).toHaveLength(0);
+    const plan = JSON.parse((await client.raw(`/rebuild-jobs/${id}/plan`)).text) as { plan: Record<string, any> };
+    expectOpenApi('RebuildJobPlan', { ...plan, servers_links: [] });
+    expect(plan.plan).toMatchObject({ listed: false, summary: { fail: 3 }, images: [{ id: unknownImage, found: false }] });
+  });
 });
 
 describe('select by filter', () => {

@@ -113,7 +113,7 @@ export class MemoryJobStore implements JobStore {
   }
   async setPlan(jobId: string, plan: JobPlan): Promise<boolean> {
     const job = this.jobs.get(jobId);
-    if (!job || !job.awaiting || job.plan || job.finalStatus) return false;
+    if (!job || job.plan || job.finalStatus) return false;
     job.plan = clone(plan);
     return true;
   }

@@ -106,7 +106,7 @@ export class World {
   }
 
   /** Submits the job through the real submit path (its records, locks and messages). */
-  async submit(options: Partial<JobOptions> = {}, rebuild: Partial<RebuildRequest> = { adminPass: 'seekr3t' }): Promise<JobRecord> {
+  async submit(options: Partial<JobOptions> = {}, rebuild: Partial<RebuildRequest> = { adminPass: 'seekr3t' }, preflight: 'run' | 'queued' = 'run'): Promise<JobRecord> {
     const body = { imageRef: IMAGE, ...rebuild } as RebuildRequest;
     const { job } = await submitJob(
       { store: this.memory, queue: this.queue, life: new ServerLife({ store: this.memory, now: this.clock, minFailureSample: this.settings.minFailureSample }), now: this.clock, retentionDays: 30 },
@@ -121,7 +121,13 @@ export class World {
       },
     );
     this.jobId = job.jobId;
-    return job;
+    // Every job's watcher message goes first and runs its preflight (images, and a large job's
+    // list); a test of what happens while it has not run yet says so.
+    if (preflight === 'run') {
+      const watcher = this.queue.messages.find((m) => isWatchMessage(m.msg));
+      if (watcher) await this.deliver(watcher);
+    }
+    return (await this.memory.getJob(job.jobId)) ?? job;
   }
 
   /** Runs the ended job's servers of these statuses again, through the real redrive path (secrets given again). */

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { cancelJob } from '../../../lib/jobs/cancel.js';
 import { isWatchMessage } from '../../../lib/jobs/message.js';
 import { PLAN_TTL_SECONDS, type JobPlan, type JobRecord, jobStatus } from '../../../lib/jobs/model.js';
-import { confirmJob, planServer, planView } from '../../../lib/jobs/plan.js';
+import { IMAGE_CHECK_STANDS_SECONDS, confirmJob, planServer, planView } from '../../../lib/jobs/plan.js';
 import { expectOpenApi } from '../../support/openapi.js';
 import { IMAGE, World } from '../../support/world.js';
 
@@ -35,7 +35,7 @@ describe('plan, then confirm', () => {
   it('sends nothing until confirmed: PLANNING, then AWAITING_CONFIRMATION with a plan of every server; confirmed, it runs to its end', async () => {
     const w = new World({ servers: 4, rebuildMs: 10_000 });
     w.cloud.delete(w.ids[3]!);
-    const submitted = await w.submit({ confirm: 'manual' }, { adminPass: SECRET });
+    const submitted = await w.submit({ confirm: 'manual' }, { adminPass: SECRET }, 'queued');
     expect(jobStatus(submitted)).toBe('PLANNING');
     // Only the watcher was sent, and it carries no secret.
     expect(w.queue.messages.map((m) => isWatchMessage(m.msg))).toEqual([true]);
@@ -99,7 +99,7 @@ describe('plan, then confirm', () => {
 
   it('builds, without the list, a plan whose watcher was let go: every server unknown, for the caller to judge', async () => {
     const w = new World({ servers: 2 });
-    await w.submit({ confirm: 'manual' });
+    await w.submit({ confirm: 'manual' }, undefined, 'queued');
     w.queue.messages = w.queue.messages.filter((m) => !isWatchMessage(m.msg));
     w.now += 10 * 60_000;
     await w.sweep();
@@ -113,7 +113,7 @@ describe('plan, then confirm', () => {
 
   it('is refused while still planning, and a cancelled plan cannot be confirmed', async () => {
     const w = new World({ servers: 2 });
-    await w.submit({ confirm: 'manual' });
+    await w.submit({ confirm: 'manual' }, undefined, 'queued');
     await expect(confirm(w)).rejects.toThrow(/still being built/);
     await untilPlanned(w);
     await cancelJob(w.memory, w.life(), w.caller, w.jobId, w.clock);
@@ -164,5 +164,52 @@ describe("what a plan predicts, by Nova's rules", () => {
 
   it('says unknown for every server when the project could not be listed', () => {
     expect(planServer({ ...plan, listed: false, unlisted: 'the cloud answered 503' }, undefined, rec)).toMatchObject({ action: 'unknown', reason: expect.stringContaining('503') });
+  });
+});
+
+describe("every job's preflight: the same check, without a confirmation", () => {
+  it('builds a plan for a job sent at once; a server whose image Glance does not have fails unsent, and a redrive once it is mended sends it', async () => {
+    const w = new World({ servers: 3 });
+    w.cloud.images.set(IMAGE, null);
+    const submitted = await w.submit();
+    // Fewer than 20 servers: no list of the project, but the image was checked.
+    expect(submitted.plan).toMatchObject({ listed: false, unlisted: expect.stringContaining('fewer than 20'), images: { [IMAGE]: { found: false } }, summary: { fail: 3 } });
+    const view = await planView(w.memory, w.caller, w.jobId, {}, 'https://api.example.test');
+    expectOpenApi('RebuildJobPlan', view);
+    const ended = await w.runToEnd();
+    expect(ended.finalStatus).toBe('FAILED');
+    for (const id of w.ids) {
+      expect(await w.record(id)).toMatchObject({ status: 'FAILED', attempts: 0, faultName: 'imageNotUsable', faultMessage: expect.stringContaining('not in Glance') });
+    }
+    expect(w.cloud.callsBy.rebuild).toBe(0);
+
+    // The operator uploads the image; a redrive sends every server, and the old check does not stop it.
+    w.cloud.images.delete(IMAGE);
+    const again = await w.redrive(['FAILED']);
+    expect(again.finalStatus).toBeUndefined();
+    const rerun = await w.runToEnd();
+    expect(rerun.finalStatus).toBe('SUCCEEDED');
+    for (const id of w.ids) expect(w.cloud.servers.get(id)?.rebuilds, id).toBe(1);
+  });
+
+  it('lets Nova judge a server first sent after the check stopped standing: its answer is then as quick and more current', async () => {
+    const w = new World({ servers: 2 });
+    w.cloud.images.set(IMAGE, { id: IMAGE, status: 'queued', min_disk: 0, min_ram: 0 });
+    await w.submit();
+    expect((await job(w)).plan?.images[IMAGE]).toMatchObject({ found: true, status: 'queued' });
+    // The upload finishes; the servers' first steps come six minutes after the check.
+    w.cloud.images.delete(IMAGE);
+    w.now += (IMAGE_CHECK_STANDS_SECONDS + 60) * 1000;
+    expect((await w.runToEnd()).finalStatus).toBe('SUCCEEDED');
+    expect(w.cloud.callsBy.rebuild).toBe(2);
+  });
+
+  it('lists the project for a large job and plans each server from it, as a plan to confirm does', async () => {
+    const w = new World({ servers: 25 });
+    w.cloud.delete(w.ids[24]!);
+    const submitted = await w.submit();
+    expect(submitted.plan).toMatchObject({ listed: true, summary: { rebuild: 24, fail: 1, wait: 0, unknown: 0 } });
+    const ended = await w.runToEnd();
+    expect(ended.counts).toMatchObject({ SUCCEEDED: 24, FAILED: 1 });
   });
 });
