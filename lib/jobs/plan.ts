@@ -53,8 +53,20 @@ const REFUSED: Record<string, string> = {
 /** Statuses Nova rebuilds from (vm_state active, stopped, error). */
 const REBUILDABLE = ['ACTIVE', 'SHUTOFF', 'ERROR'];
 
+/**
+ * A server in ERROR is not rebuilt by a bulk job on its first run, though Nova would rebuild it:
+ * what put it there (a failed migration, a lost volume) is for someone to look at before its disk
+ * is wiped, and an ERROR the rebuild ends in could not be told from the one it began in. A redrive
+ * of the job's FAILED servers rebuilds it — that is how one asks for it — and so does the single
+ * call, which answers as Nova does.
+ */
+export function errorRefusal(job: Pick<JobRecord, 'kind'>, rec: Pick<ServerRecord, 'runs'>, status: string | undefined): string | undefined {
+  if (status !== 'ERROR' || job.kind !== 'bulk' || rec.runs?.length) return undefined;
+  return 'in ERROR: a bulk job does not rebuild it on its first run; see why it failed, then redrive the FAILED servers to rebuild it';
+}
+
 /** What would happen to one server: from the preflight's entry and the check of its target image. */
-export function planServer(plan: JobPlan, entry: PreflightEntry | undefined, rec: Pick<ServerRecord, 'imageId'>): PlannedServer {
+export function planServer(plan: JobPlan, entry: PreflightEntry | undefined, rec: Pick<ServerRecord, 'imageId' | 'runs'>, job: Pick<JobRecord, 'kind'>): PlannedServer {
   // An image Glance does not have, or not active, fails whatever the server: known without the list.
   const image = imageProblem(plan.images[rec.imageId], entry?.flavor);
   if (image) return { action: 'fail', reason: image };
@@ -63,9 +75,11 @@ export function planServer(plan: JobPlan, entry: PreflightEntry | undefined, rec
   const refused = REFUSED[entry.status];
   if (refused) return { action: 'fail', reason: refused };
   if (entry.locked) return { action: 'fail', reason: 'locked: Nova refuses to rebuild it (409) for anyone but an admin' };
+  const inError = errorRefusal(job, rec, entry.status);
+  if (inError) return { action: 'fail', reason: inError };
   if (entry.taskState) return { action: 'wait', reason: `busy (task ${entry.taskState}): it is rebuilt once the task ends` };
   if (!REBUILDABLE.includes(entry.status)) return { action: 'wait', reason: `${entry.status}: it is rebuilt once it is ACTIVE, SHUTOFF or ERROR` };
-  if (entry.status === 'ERROR') return { action: 'rebuild', reason: 'in ERROR: Nova rebuilds a server in ERROR, which is often how one is repaired' };
+  if (entry.status === 'ERROR') return { action: 'rebuild', reason: 'in ERROR: Nova rebuilds a server in ERROR, as asked here (a redrive, or the single call)' };
   if (entry.imageId === rec.imageId) return { action: 'rebuild', reason: 'already on this image: its disk is written again' };
   return { action: 'rebuild' };
 }
@@ -128,7 +142,7 @@ export async function planView(
   for (const chunk of new Set(page.items.map((r) => preflightChunk(r.index)))) chunks.set(chunk, await store.getPreflight(job.jobId, chunk));
   const servers = page.items.map((rec) => {
     const entry = chunks.get(preflightChunk(rec.index))?.[rec.serverId];
-    const planned = planServer(plan, entry, rec);
+    const planned = planServer(plan, entry, rec, job);
     return {
       id: rec.serverId,
       index: rec.index,

@@ -64,7 +64,7 @@ export async function buildPlan(deps: WatchDeps, job: JobRecord, target: Compute
   for (const rec of records) {
     const chunk = preflightChunk(rec.index);
     if (!chunks.has(chunk)) chunks.set(chunk, listed.ok ? await deps.store.getPreflight(job.jobId, chunk) : undefined);
-    plan.summary[planServer(plan, chunks.get(chunk)?.[rec.serverId], rec).action]++;
+    plan.summary[planServer(plan, chunks.get(chunk)?.[rec.serverId], rec, job).action]++;
   }
   if (await deps.store.setPlan(job.jobId, plan)) {
     deps.logger.info('plan built', { jobId: job.jobId, ...plan.summary, images: distinct.length });

@@ -19,7 +19,7 @@ import type { Change, ServerLife } from '../jobs/lifecycle.js';
 import type { RebuildMessage } from '../jobs/message.js';
 import { preflightChunk, secretsOf } from '../jobs/watching.js';
 import { advanceRollout, waitsForWave, wavesAhead } from '../jobs/rollout.js';
-import { imageRefusal } from '../jobs/plan.js';
+import { errorRefusal, imageRefusal } from '../jobs/plan.js';
 import { type JobRecord, type PreflightEntry, type ServerRecord, type Uncertainty, isTerminal, stopFaultName } from '../jobs/model.js';
 import type { JobStore, MetricsSink, RebuildQueue } from '../jobs/ports.js';
 import { SECRET_FIELDS, SecretScrubber } from '../request/secrets.js';
@@ -247,7 +247,7 @@ export class Step {
   }
 
   /** Checks the server belongs to the job's project, once, before the first rebuild call. */
-  private async checkProject(rec: ServerRecord): Promise<{ ok: Change; flavor: PreflightEntry['flavor'] } | { end: StepResult } | { retry: StepResult }> {
+  private async checkProject(rec: ServerRecord): Promise<{ ok: Change; seen: PreflightEntry } | { end: StepResult } | { retry: StepResult }> {
     let view;
     try {
       view = await this.deps.compute.getServer(this.target, rec.serverId);
@@ -269,7 +269,7 @@ export class Step {
         : `Server ${rec.serverId} belongs to project ${server.tenant_id}, not to the job's project ${this.job.tenantId}: it is not rebuilt.`;
       return { end: await this.end(rec, 'FAILED', { name: 'wrongProject', message }) };
     }
-    return { ok: { status: rec.status, projectChecked: true, ...(server.updated ? { baselineUpdated: server.updated } : {}) }, flavor: preflightEntry(server).flavor };
+    return { ok: { status: rec.status, projectChecked: true, ...(server.updated ? { baselineUpdated: server.updated } : {}) }, seen: preflightEntry(server) };
   }
 
   private async attempt(rec: ServerRecord): Promise<StepResult> {
@@ -290,20 +290,23 @@ export class Step {
         await this.schedule(rec.seq, 'attempt', 1);
         return 'waiting-for-preflight';
       }
-      let flavor: PreflightEntry['flavor'];
+      let seen: Pick<PreflightEntry, 'status' | 'flavor'>;
       if (found) {
         checked = { status: rec.status, projectChecked: true, ...(found.updated ? { baselineUpdated: found.updated } : {}) };
-        flavor = found.flavor;
+        seen = found;
       } else {
         const check = await this.checkProject(rec);
         if ('end' in check) return check.end;
         if ('retry' in check) return check.retry;
         checked = check.ok;
-        flavor = check.flavor;
+        seen = check.seen;
       }
       // The job's preflight checked its image in Glance: a rebuild Nova would refuse is not sent.
-      const refused = imageRefusal(this.job, rec, flavor, this.now);
+      const refused = imageRefusal(this.job, rec, seen.flavor, this.now);
       if (refused) return this.end(rec, 'FAILED', { name: 'imageNotUsable', message: refused });
+      // Nor is a server in ERROR, on a bulk job's first run (jobs/plan.ts errorRefusal).
+      const inError = errorRefusal(this.job, rec, seen.status);
+      if (inError) return this.end(rec, 'FAILED', { name: 'serverInError', message: `Not sent: the server is ${inError}.` });
     }
 
     const requestId = (this.deps.newRequestId ?? (() => `req-${randomUUID()}`))();

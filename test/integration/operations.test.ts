@@ -196,6 +196,25 @@ describe('plan, then confirm', () => {
     expectOpenApi('RebuildJobPlan', { ...plan, servers_links: [] });
     expect(plan.plan).toMatchObject({ listed: false, summary: { fail: 3 }, images: [{ id: unknownImage, found: false }] });
   });
+
+  it('does not rebuild a server in ERROR on the first run, says so, and rebuilds it in a redrive of the FAILED servers', async () => {
+    const ids = newServers(3);
+    const broken = ids[1] as string;
+    sim.setServerState(broken, { vmState: 'error' });
+    const id = await client.submit(ids.map((s) => ({ id: s })), {}, { imageRef: IMAGE, adminPass: 'seekr3t' });
+    expect((await client.untilEnded(id)).status).toBe('PARTIAL');
+    const first = await client.servers(id);
+    expect(first.find((s) => s.id === broken)).toMatchObject({ status: 'FAILED', attempts: 0, fault: { name: 'serverInError' } });
+    expect(first.filter((s) => s.id !== broken).map((s) => s.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 0, 1]);
+    const plan = JSON.parse((await client.raw(`/rebuild-jobs/${id}/plan`)).text) as { plan: { summary: Record<string, number> } };
+    // A job of three is not listed: its plan knows the image, and each server learns its state by its own GET.
+    expect(plan.plan.summary).toMatchObject({ rebuild: 0, fail: 0, unknown: 3 });
+
+    expect((await client.action(id, { redrive: { status: ['FAILED'], rebuild: { adminPass: 'seekr3t' } } })).status).toBe(202);
+    expect((await client.untilEnded(id)).status).toBe('SUCCEEDED');
+    expect(ids.map((s) => sim.rebuildCount(s))).toEqual([1, 1, 1]);
+  });
 });
 
 describe('select by filter', () => {

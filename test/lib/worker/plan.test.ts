@@ -135,35 +135,41 @@ describe('plan, then confirm', () => {
 describe("what a plan predicts, by Nova's rules", () => {
   const plan: JobPlan = { builtAt: '', listed: true, images: { img: { found: true, status: 'active', minDisk: 20, minRam: 1024 } }, summary: { rebuild: 0, wait: 0, fail: 0, unknown: 0 } };
   const rec = { imageId: 'img' };
+  const bulk = { kind: 'bulk' as const };
   const entry = (over: object) => ({ status: 'ACTIVE', taskState: null, imageId: 'old', ...over });
 
-  it('rebuilds ACTIVE, SHUTOFF and ERROR servers with no task; waits for a busy one', () => {
-    expect(planServer(plan, entry({}), rec).action).toBe('rebuild');
-    expect(planServer(plan, entry({ status: 'SHUTOFF' }), rec).action).toBe('rebuild');
-    expect(planServer(plan, entry({ status: 'ERROR' }), rec)).toMatchObject({ action: 'rebuild', reason: expect.stringContaining('ERROR') });
-    expect(planServer(plan, entry({ taskState: 'rebooting' }), rec)).toMatchObject({ action: 'wait', reason: expect.stringContaining('rebooting') });
-    expect(planServer(plan, entry({ status: 'BUILD' }), rec).action).toBe('wait');
+  it('rebuilds ACTIVE and SHUTOFF servers with no task; waits for a busy one', () => {
+    expect(planServer(plan, entry({}), rec, bulk).action).toBe('rebuild');
+    expect(planServer(plan, entry({ status: 'SHUTOFF' }), rec, bulk).action).toBe('rebuild');
+    expect(planServer(plan, entry({ taskState: 'rebooting' }), rec, bulk)).toMatchObject({ action: 'wait', reason: expect.stringContaining('rebooting') });
+    expect(planServer(plan, entry({ status: 'BUILD' }), rec, bulk).action).toBe('wait');
+  });
+
+  it('fails a server in ERROR on a bulk job\'s first run; rebuilds it in a redrive, or for the single call, as Nova does', () => {
+    expect(planServer(plan, entry({ status: 'ERROR' }), rec, bulk)).toMatchObject({ action: 'fail', reason: expect.stringContaining('redrive') });
+    expect(planServer(plan, entry({ status: 'ERROR' }), { ...rec, runs: [{} as never] }, bulk)).toMatchObject({ action: 'rebuild', reason: expect.stringContaining('ERROR') });
+    expect(planServer(plan, entry({ status: 'ERROR' }), rec, { kind: 'single' }).action).toBe('rebuild');
   });
 
   it('fails paused, suspended, shelved, rescued, locked and missing servers, naming why', () => {
     for (const status of ['PAUSED', 'SUSPENDED', 'SHELVED', 'SHELVED_OFFLOADED', 'RESCUE', 'VERIFY_RESIZE', 'SOFT_DELETED']) {
-      expect(planServer(plan, entry({ status }), rec).action, status).toBe('fail');
+      expect(planServer(plan, entry({ status }), rec, bulk).action, status).toBe('fail');
     }
-    expect(planServer(plan, entry({ locked: true }), rec)).toMatchObject({ action: 'fail', reason: expect.stringContaining('locked') });
-    expect(planServer(plan, undefined, rec)).toMatchObject({ action: 'fail', reason: expect.stringContaining('not found') });
+    expect(planServer(plan, entry({ locked: true }), rec, bulk)).toMatchObject({ action: 'fail', reason: expect.stringContaining('locked') });
+    expect(planServer(plan, undefined, rec, bulk)).toMatchObject({ action: 'fail', reason: expect.stringContaining('not found') });
   });
 
   it("holds the image's min_disk and min_ram against the flavor where the list showed it; a volume-backed flavor (disk 0) is not held", () => {
-    expect(planServer(plan, entry({ flavor: { disk: 10, ram: 2048 } }), rec)).toMatchObject({ action: 'fail', reason: expect.stringContaining('20 GB') });
-    expect(planServer(plan, entry({ flavor: { disk: 40, ram: 512 } }), rec)).toMatchObject({ action: 'fail', reason: expect.stringContaining('1024 MB') });
-    expect(planServer(plan, entry({ flavor: { disk: 0, ram: 2048 } }), rec).action).toBe('rebuild');
-    expect(planServer(plan, entry({}), rec).action).toBe('rebuild');
+    expect(planServer(plan, entry({ flavor: { disk: 10, ram: 2048 } }), rec, bulk)).toMatchObject({ action: 'fail', reason: expect.stringContaining('20 GB') });
+    expect(planServer(plan, entry({ flavor: { disk: 40, ram: 512 } }), rec, bulk)).toMatchObject({ action: 'fail', reason: expect.stringContaining('1024 MB') });
+    expect(planServer(plan, entry({ flavor: { disk: 0, ram: 2048 } }), rec, bulk).action).toBe('rebuild');
+    expect(planServer(plan, entry({}), rec, bulk).action).toBe('rebuild');
     const queued = { ...plan, images: { img: { found: true, status: 'queued' } } };
-    expect(planServer(queued, entry({}), rec)).toMatchObject({ action: 'fail', reason: expect.stringContaining('queued') });
+    expect(planServer(queued, entry({}), rec, bulk)).toMatchObject({ action: 'fail', reason: expect.stringContaining('queued') });
   });
 
   it('says unknown for every server when the project could not be listed', () => {
-    expect(planServer({ ...plan, listed: false, unlisted: 'the cloud answered 503' }, undefined, rec)).toMatchObject({ action: 'unknown', reason: expect.stringContaining('503') });
+    expect(planServer({ ...plan, listed: false, unlisted: 'the cloud answered 503' }, undefined, rec, bulk)).toMatchObject({ action: 'unknown', reason: expect.stringContaining('503') });
   });
 });
 
@@ -202,6 +208,23 @@ describe("every job's preflight: the same check, without a confirmation", () => 
     w.now += (IMAGE_CHECK_STANDS_SECONDS + 60) * 1000;
     expect((await w.runToEnd()).finalStatus).toBe('SUCCEEDED');
     expect(w.cloud.callsBy.rebuild).toBe(2);
+  });
+
+  it('does not rebuild a server in ERROR on its first run, whether the list or its own GET saw it; a redrive of the FAILED servers does', async () => {
+    for (const servers of [3, 25]) {
+      const w = new World({ servers });
+      const broken = w.ids[1]!;
+      (w.cloud.servers.get(broken) as { fault?: string }).fault = 'Migration failed';
+      const submitted = await w.submit();
+      expect(submitted.plan?.summary.fail, `${servers} servers`).toBe(servers >= 20 ? 1 : 0);
+      const ended = await w.runToEnd();
+      expect(ended.counts, `${servers} servers`).toMatchObject({ SUCCEEDED: servers - 1, FAILED: 1 });
+      expect(await w.record(broken)).toMatchObject({ status: 'FAILED', attempts: 0, faultName: 'serverInError', faultMessage: expect.stringContaining('redrive') });
+      expect(w.cloud.servers.get(broken)?.rebuilds).toBe(0);
+      await w.redrive(['FAILED']);
+      expect((await w.runToEnd()).finalStatus).toBe('SUCCEEDED');
+      expect(w.cloud.servers.get(broken)?.rebuilds).toBe(1);
+    }
   });
 
   it('lists the project for a large job and plans each server from it, as a plan to confirm does', async () => {
