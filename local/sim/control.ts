@@ -3,6 +3,7 @@
  * the clock, mint and kill tokens. Both startComputeSimulator's return value and the /_sim admin
  * endpoints go through this one class.
  */
+import type { Script, Scripted, TappedRequest } from './http/scripts.js';
 import { randomUUID } from 'node:crypto';
 import type { SimCore } from './core.js';
 import type { ArmedFault, FaultRule } from './faults.js';
@@ -242,6 +243,29 @@ export class SimControl {
 
   clearRequests(): void {
     this.core.log.clear();
+  }
+
+  /**
+   * Answers `method` on `path` (with its query; a RegExp tests it) as scripted, in place of the
+   * simulator, until `clearScripts`: for a client's tests of what no cloud does on demand (http/scripts.ts).
+   */
+  script(method: string, path: string | RegExp, answer: Script | Scripted): void {
+    this.core.scripts.on(method, path, answer);
+  }
+
+  /** Calls `listener` with each request as sent (headers, token, body), which the simulator never keeps. */
+  tap(listener: (request: TappedRequest) => void): () => void {
+    return this.core.scripts.tap(listener);
+  }
+
+  /** Drops every script and tap. */
+  clearScripts(): void {
+    this.core.scripts.clear();
+  }
+
+  /** Connections accepted since start. */
+  connectionCount(): number {
+    return this.core.connections.count;
   }
 
   /** Mints a Keystone token without going through POST /v3/auth/tokens. */

@@ -8,6 +8,7 @@ import type { RebuildTimer } from './nova/rebuild-timing.js';
 import type { ServerStore } from './nova/store.js';
 import type { ResolvedOptions } from './options.js';
 import type { RequestLog } from './request-log.js';
+import type { Scripts } from './http/scripts.js';
 
 export interface SimCore {
   options: ResolvedOptions;
@@ -20,6 +21,10 @@ export interface SimCore {
   images: ImageCatalog;
   faults: FaultInjector;
   log: RequestLog;
-  /** `http://127.0.0.1:<port>`, known once the server listens. */
+  /** A client's tests' scripted answers and taps (http/scripts.ts). */
+  scripts: Scripts;
+  /** TCP (or TLS) connections accepted since start: keep-alive shows as fewer connections than requests. */
+  connections: { count: number };
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`), known once the server listens. */
   baseUrl: string;
 }

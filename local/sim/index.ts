@@ -10,6 +10,7 @@ import { FaultInjector } from './faults.js';
 import { ImageCatalog } from './glance/images.js';
 import { newRequestId } from './ids.js';
 import { createSimServer } from './http/server.js';
+import { Scripts } from './http/scripts.js';
 import { Identity, userIdFor, type User } from './keystone/identity.js';
 import { TokenStore } from './keystone/tokens.js';
 import { RebuildTimer } from './nova/rebuild-timing.js';
@@ -21,6 +22,7 @@ export { ManualClock, systemClock, type Clock } from './clock.js';
 export type { CreateServerInput, IssueTokenInput, ServerSnapshot, ServerStatePatch } from './control.js';
 export type { ArmedFault, FaultRule, FaultSpec } from './faults.js';
 export type { RequestKind, RequestLogEntry } from './request-log.js';
+export type { Script, Scripted, ScriptedReply, TappedRequest } from './http/scripts.js';
 export { DEFAULT_IMAGES, DEFAULT_TENANT_ID, optionsFromEnv } from './options.js';
 export type { LatencyMs, RebuildSpread, SimulatorOptions } from './options.js';
 
@@ -35,7 +37,7 @@ export interface SimulatorCredentials {
 }
 
 export interface ComputeSimulator extends SimControl {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with the `tls` option) */
   url: string;
   /** Keystone v3 root: `<url>/identity/v3` (tokens at `/auth/tokens`). */
   keystoneUrl: string;
@@ -101,6 +103,8 @@ export async function startComputeSimulator(options: SimulatorOptions = {}): Pro
     images: new ImageCatalog(resolved.images, resolved.tenantId),
     faults: new FaultInjector(),
     log: new RequestLog(),
+    scripts: new Scripts(),
+    connections: { count: 0 },
     baseUrl: '',
   };
   const owner = memberOfTenant?.id ?? userIdFor(DEFAULT_CREDENTIALS.user.name);
@@ -127,7 +131,7 @@ export async function startComputeSimulator(options: SimulatorOptions = {}): Pro
     sim.server.listen(resolved.port, '127.0.0.1', () => resolve());
   });
   const port = (sim.server.address() as AddressInfo).port;
-  core.baseUrl = `http://127.0.0.1:${port}`;
+  core.baseUrl = `${resolved.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   const simulator: ComputeSimulator = Object.assign(control, {
     url: core.baseUrl,

@@ -129,6 +129,8 @@ export interface SimulatorOptions {
   keypairs?: string[];
   /** Serve the /_sim admin API. Default true. */
   adminApi?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM), as a cloud behind a private CA. Default none: HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 export interface ResolvedOptions {
@@ -153,6 +155,7 @@ export interface ResolvedOptions {
   images: ImageSpec[];
   keypairs: string[];
   adminApi: boolean;
+  tls: { cert: string; key: string } | null;
 }
 
 export const DEFAULT_TENANT_ID = '6f70656e737461636b20342065766572';
@@ -292,6 +295,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     images: options.images ?? DEFAULT_IMAGES,
     keypairs: options.keypairs ?? ['sim-key'],
     adminApi: options.adminApi ?? true,
+    tls: options.tls ?? null,
   };
 }
 

@@ -5,6 +5,7 @@
  * when the options ask for realistic latencies (the state changed when the request arrived).
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { handleAdmin } from '../admin/routes.js';
 import type { SimControl } from '../control.js';
@@ -19,6 +20,7 @@ import { routeNotFound } from '../nova/respond.js';
 import { handleCompute } from '../nova/routes.js';
 import type { RequestKind, RequestLogEntry } from '../request-log.js';
 import { injectedResponse } from './injected.js';
+import type { Scripted } from './scripts.js';
 import { header, type RequestContext, type SimResponse } from './types.js';
 import { webobPage } from './webob.js';
 
@@ -107,6 +109,26 @@ function hasRequestId(response: SimResponse): boolean {
   return response.headers.some(([name]) => name.toLowerCase() === 'x-openstack-request-id');
 }
 
+/** Does what a client's test scripted (http/scripts.ts); a hung or stalled answer ends when the client or `stop` closes it. */
+function playScript(scripted: Exclude<Scripted, 'simulate'>, req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry): void {
+  if (scripted === 'hang') return;
+  if (scripted === 'destroy' || scripted === 'reset') {
+    entry.status = 'reset';
+    if (scripted === 'reset') resetConnection(req.socket);
+    else req.socket.destroy();
+    return;
+  }
+  entry.status = scripted.status;
+  const body = Buffer.from(scripted.body ?? '', 'utf8');
+  const headers = scripted.headers ?? [];
+  const flat: string[] = [];
+  for (const [name, value] of headers) flat.push(name, value);
+  if (!headers.some(([name]) => name.toLowerCase() === 'content-length')) flat.push('Content-Length', String(body.length));
+  res.writeHead(scripted.status, scripted.statusText ?? STATUS_CODES[scripted.status] ?? '', flat);
+  if (scripted.stallAfterBytes === undefined) res.end(body);
+  else res.write(body.subarray(0, scripted.stallAfterBytes));
+}
+
 export interface SimServer {
   server: Server;
   /** Cancels pending delayed answers and closes every connection. */
@@ -168,13 +190,14 @@ export function createSimServer(core: SimCore, control: SimControl, info: () => 
       requestId,
       globalRequestId,
       now: core.clock.now(),
-      hostUrl: `http://${req.headers.host ?? `127.0.0.1`}`,
+      hostUrl: `${core.options.tls ? 'https' : 'http'}://${req.headers.host ?? `127.0.0.1`}`,
     };
     const c = classify(ctx);
     if (c.service === 'admin') {
       write(res, handleAdmin(ctx, control, info));
       return;
     }
+    const scripted = await core.scripts.answer({ method: ctx.method, path: `${url.pathname}${url.search}`, headers: req.headers, body: body.toString('utf8') });
     const entry: RequestLogEntry = core.log.start({
       at: ctx.now,
       method: ctx.method,
@@ -192,6 +215,11 @@ export function createSimServer(core: SimCore, control: SimControl, info: () => 
       if (late > 0) await sleep(late);
       write(res, response);
     };
+    if (scripted !== undefined && scripted !== 'simulate') {
+      entry.fault = 'scripted';
+      playScript(scripted, req, res, entry);
+      return;
+    }
     if (tooLarge) {
       const page = webobPage('413 Request Entity Too Large', 'Request Entity Too Large', 'Request is too large.', header(ctx, 'Accept'));
       await finish({
@@ -257,7 +285,7 @@ export function createSimServer(core: SimCore, control: SimControl, info: () => 
     await finish(handleService(ctx, c));
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
       if (res.headersSent || res.destroyed) return;
       // A bug in the simulator: answer like Nova's unexpected-error fault, without internals.
@@ -266,7 +294,10 @@ export function createSimServer(core: SimCore, control: SimControl, info: () => 
       res.end(text);
       if (!(error instanceof Error && error.message === 'simulator stopped')) console.error('compute simulator:', error);
     });
-  });
+  };
+  const tls = core.options.tls;
+  const server: Server = tls ? createTlsServer({ cert: tls.cert, key: tls.key }, listener) : createServer(listener);
+  server.on('connection', () => core.connections.count++);
 
   return {
     server,

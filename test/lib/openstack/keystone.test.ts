@@ -3,7 +3,7 @@ import { ComputeAuthError, ComputeTransportError } from '../../../lib/openstack/
 import { ComputeConfigError, computeConfigFromEnv } from '../../../lib/openstack/config.js';
 import { createComputeApi } from '../../../lib/openstack/nova.js';
 import { closeComputeHttpAgents, type ComputeHttpOptions } from '../../../lib/openstack/transport.js';
-import { fixture, header, startFakeCloud, tokenReply, type FakeCloud } from './support/fake-cloud.js';
+import { fixture, header, startClientTestCloud, tokenReply, type ClientTestCloud } from './support/cloud.js';
 
 // Values from the recordings k01/k02 (project "acc", its server, the credentials used there).
 const TENANT = 'bec105707dde41e7a3de32a75351ba1b';
@@ -19,39 +19,39 @@ const TARGET = { tenantId: TENANT, microversion: '2.93' };
 const TOKENS = '/v3/auth/tokens';
 const SERVER_PATH = `/v2.1/servers/${SERVER}`;
 
-let cloud: FakeCloud;
+let cloud: ClientTestCloud;
 let clock: number;
 const options: ComputeHttpOptions = { now: () => clock };
 
 const passwordApi = (extraEnv: NodeJS.ProcessEnv = {}, extraOptions: ComputeHttpOptions = {}) =>
   createComputeApi(
-    computeConfigFromEnv({ OS_AUTH_URL: cloud.url, OS_USERNAME: 'acc-user', OS_PASSWORD: PASSWORD, ...extraEnv }),
+    computeConfigFromEnv({ OS_AUTH_URL: cloud.sim.url, OS_USERNAME: 'acc-user', OS_PASSWORD: PASSWORD, ...extraEnv }),
     { ...options, ...extraOptions },
   );
 const appCredApi = () =>
   createComputeApi(
-    computeConfigFromEnv({ OS_AUTH_URL: `${cloud.url}/v3`, OS_APPLICATION_CREDENTIAL_ID: APP_CRED_ID, OS_APPLICATION_CREDENTIAL_SECRET: APP_SECRET }),
+    computeConfigFromEnv({ OS_AUTH_URL: `${cloud.sim.url}/v3`, OS_APPLICATION_CREDENTIAL_ID: APP_CRED_ID, OS_APPLICATION_CREDENTIAL_SECRET: APP_SECRET }),
     options,
   );
 
 /** Keystone hands out token-1, token-2, ... so tests can tell fresh tokens apart. */
 function keystoneIssuesNumberedTokens(name = 'keystone-password-token-201'): void {
-  cloud.on('POST', TOKENS, (_request, index) => tokenReply(name, cloud.url, undefined, `token-${index + 1}`));
+  cloud.sim.script('POST', TOKENS, (_request, index) => tokenReply(name, cloud.sim.url, undefined, `token-${index + 1}`));
 }
 
 /** Nova answers k03b to any token in `accepted` and k04 (Keystone's 401 body) to the others. */
 function novaAccepts(...accepted: string[]): void {
-  cloud.on('GET', SERVER_PATH, (request) =>
+  cloud.sim.script('GET', SERVER_PATH, (request) =>
     accepted.includes(header(request, 'x-auth-token') ?? '') ? fixture('nova-get-server-200') : fixture('nova-bogus-token-401'),
   );
 }
 
 beforeAll(async () => {
-  cloud = await startFakeCloud();
+  cloud = await startClientTestCloud();
 });
 afterAll(async () => {
   await closeComputeHttpAgents();
-  await cloud.close();
+  await cloud.sim.stop();
 });
 beforeEach(() => {
   cloud.reset();
@@ -66,7 +66,7 @@ describe('Keystone password authentication', () => {
     const result = await passwordApi().getServer(TARGET, SERVER);
 
     expect(result).toMatchObject({ ok: true, status: 200, body: { server: { id: SERVER, status: 'ACTIVE' } } });
-    const [auth] = cloud.requestsTo('POST', TOKENS);
+    const [auth] = cloud.sentTo('POST', TOKENS);
     expect(JSON.parse(auth!.body)).toEqual({
       auth: {
         identity: {
@@ -77,7 +77,7 @@ describe('Keystone password authentication', () => {
       },
     });
     expect(header(auth!, 'content-type')).toBe('application/json');
-    expect(header(cloud.requestsTo('GET', SERVER_PATH)[0]!, 'x-auth-token')).toBe('token-1');
+    expect(header(cloud.sentTo('GET', SERVER_PATH)[0]!, 'x-auth-token')).toBe('token-1');
   });
 
   it('reuses the cached token for the same tenant and authenticates separately per tenant', async () => {
@@ -89,9 +89,9 @@ describe('Keystone password authentication', () => {
     await api.getServer(TARGET, SERVER);
     await api.getServer({ ...TARGET, tenantId: OTHER_TENANT }, SERVER);
 
-    const auths = cloud.requestsTo('POST', TOKENS).map((request) => JSON.parse(request.body).auth.scope.project.id);
+    const auths = cloud.sentTo('POST', TOKENS).map((request) => JSON.parse(request.body).auth.scope.project.id);
     expect(auths).toEqual([TENANT, OTHER_TENANT]);
-    expect(cloud.requestsTo('GET', SERVER_PATH).map((request) => header(request, 'x-auth-token'))).toEqual([
+    expect(cloud.sentTo('GET', SERVER_PATH).map((request) => header(request, 'x-auth-token'))).toEqual([
       'token-1',
       'token-1',
       'token-2',
@@ -109,8 +109,8 @@ describe('Keystone password authentication', () => {
     clock = EXPIRES_AT - 60_000;
     await api.getServer(TARGET, SERVER);
 
-    expect(cloud.requestsTo('POST', TOKENS)).toHaveLength(2);
-    expect(cloud.requestsTo('GET', SERVER_PATH).map((request) => header(request, 'x-auth-token'))).toEqual([
+    expect(cloud.sentTo('POST', TOKENS)).toHaveLength(2);
+    expect(cloud.sentTo('GET', SERVER_PATH).map((request) => header(request, 'x-auth-token'))).toEqual([
       'token-1',
       'token-1',
       'token-2',
@@ -127,13 +127,13 @@ describe('Keystone password authentication', () => {
     clock = ISSUED_AT + 10 * 60_000 + 3_600_000 - 60_000 - 1;
     await api.getServer(TARGET, SERVER);
 
-    expect(cloud.requestsTo('POST', TOKENS)).toHaveLength(1);
+    expect(cloud.sentTo('POST', TOKENS)).toHaveLength(1);
   });
 
   it('still reuses short-lived tokens by capping the margin at half their lifetime', async () => {
     // k20: a cloud issuing 120 s tokens.
-    cloud.on('POST', TOKENS, (_request, index) =>
-      tokenReply('keystone-password-token-201', cloud.url, (token) => {
+    cloud.sim.script('POST', TOKENS, (_request, index) =>
+      tokenReply('keystone-password-token-201', cloud.sim.url, (token) => {
         token.expires_at = '2026-11-27T02:48:11.000000Z';
       }, `token-${index + 1}`),
     );
@@ -146,7 +146,7 @@ describe('Keystone password authentication', () => {
     clock = ISSUED_AT + 60_000;
     await api.getServer(TARGET, SERVER);
 
-    expect(cloud.requestsTo('POST', TOKENS)).toHaveLength(2);
+    expect(cloud.sentTo('POST', TOKENS)).toHaveLength(2);
   });
 
   it('shares one in-flight authentication between concurrent callers', async () => {
@@ -157,7 +157,7 @@ describe('Keystone password authentication', () => {
     const results = await Promise.all([api.getServer(TARGET, SERVER), api.getServer(TARGET, SERVER), api.getServer(TARGET, SERVER)]);
 
     expect(results.every((result) => result.ok)).toBe(true);
-    expect(cloud.requestsTo('POST', TOKENS)).toHaveLength(1);
+    expect(cloud.sentTo('POST', TOKENS)).toHaveLength(1);
   });
 
   it('drops a token Nova refuses, authenticates once more and retries the call once', async () => {
@@ -168,18 +168,18 @@ describe('Keystone password authentication', () => {
     const result = await api.getServer(TARGET, SERVER);
 
     expect(result).toMatchObject({ ok: true, status: 200 });
-    expect(cloud.requestsTo('POST', TOKENS)).toHaveLength(2);
-    const tries = cloud.requestsTo('GET', SERVER_PATH);
+    expect(cloud.sentTo('POST', TOKENS)).toHaveLength(2);
+    const tries = cloud.sentTo('GET', SERVER_PATH);
     expect(tries.map((request) => header(request, 'x-auth-token'))).toEqual(['token-1', 'token-2']);
     expect(header(tries[0]!, 'x-openstack-request-id')).not.toBe(header(tries[1]!, 'x-openstack-request-id'));
 
     await api.getServer(TARGET, SERVER);
-    expect(cloud.requestsTo('POST', TOKENS)).toHaveLength(2);
+    expect(cloud.sentTo('POST', TOKENS)).toHaveLength(2);
   });
 
   it('retries a rebuild refused with 401 once with the same request id and a fresh token', async () => {
     keystoneIssuesNumberedTokens();
-    cloud.on('POST', `${SERVER_PATH}/action`, (request) =>
+    cloud.sim.script('POST', `${SERVER_PATH}/action`, (request) =>
       header(request, 'x-auth-token') === 'token-2' ? fixture('nova-rebuild-202') : fixture('nova-bogus-token-401'),
     );
     const requestId = 'req-0b5e7a4e-2f0c-4a53-9d3e-7d1f3f7b8c21';
@@ -187,7 +187,7 @@ describe('Keystone password authentication', () => {
     const result = await passwordApi().rebuild(TARGET, SERVER, { imageRef: 'a2459075-d96c-40d5-893e-577ff92e721c' }, requestId);
 
     expect(result).toMatchObject({ ok: true, status: 202, body: { server: { status: 'REBUILD' } } });
-    const tries = cloud.requestsTo('POST', `${SERVER_PATH}/action`);
+    const tries = cloud.sentTo('POST', `${SERVER_PATH}/action`);
     expect(tries.map((request) => header(request, 'x-openstack-request-id'))).toEqual([requestId, requestId]);
   });
 
@@ -200,12 +200,12 @@ describe('Keystone password authentication', () => {
     expect(error).toBeInstanceOf(ComputeAuthError);
     expect(error).toMatchObject({ status: 401 });
     expect((error as Error).message).toContain('req-bd8c983d-951a-43cf-9275-79a6233c4a58');
-    expect(cloud.requestsTo('POST', TOKENS)).toHaveLength(2);
-    expect(cloud.requestsTo('GET', SERVER_PATH)).toHaveLength(2);
+    expect(cloud.sentTo('POST', TOKENS)).toHaveLength(2);
+    expect(cloud.sentTo('GET', SERVER_PATH)).toHaveLength(2);
   });
 
   it('throws ComputeAuthError without the password when Keystone refuses it (k02d)', async () => {
-    cloud.on('POST', TOKENS, fixture('keystone-wrong-password-401'));
+    cloud.sim.script('POST', TOKENS, fixture('keystone-wrong-password-401'));
 
     const error = await passwordApi().getServer(TARGET, SERVER).catch((caught: unknown) => caught);
 
@@ -217,11 +217,11 @@ describe('Keystone password authentication', () => {
     );
     expect(JSON.stringify(error)).not.toContain(PASSWORD);
     expect(String((error as Error).stack)).not.toContain(PASSWORD);
-    expect(cloud.requestsTo('GET', SERVER_PATH)).toHaveLength(0);
+    expect(cloud.sentTo('GET', SERVER_PATH)).toHaveLength(0);
   });
 
   it('redacts the secret should Keystone ever echo it in an error', async () => {
-    cloud.on('POST', TOKENS, {
+    cloud.sim.script('POST', TOKENS, {
       status: 401,
       headers: [['Content-Type', 'application/json']],
       body: JSON.stringify({ error: { code: 401, message: `bad password ${PASSWORD}`, title: 'Unauthorized' } }),
@@ -234,7 +234,7 @@ describe('Keystone password authentication', () => {
   });
 
   it('answers a Keystone 503 as a fault of the call, with Retry-After, without calling Nova', async () => {
-    cloud.on('POST', TOKENS, {
+    cloud.sim.script('POST', TOKENS, {
       status: 503,
       headers: [['Content-Type', 'text/html'], ['Retry-After', '7']],
       body: '<html><body><h1>503 Service Unavailable</h1>No server is available.</body></html>',
@@ -250,7 +250,7 @@ describe('Keystone password authentication', () => {
       computeRequestId: undefined,
       unsent: true,
     });
-    expect(cloud.requestsTo('GET', SERVER_PATH)).toHaveLength(0);
+    expect(cloud.sentTo('GET', SERVER_PATH)).toHaveLength(0);
   });
 
   it('reports an unreachable Keystone as a transport error that certainly did not send the Compute call', async () => {
@@ -270,17 +270,17 @@ describe('Keystone password authentication', () => {
 
 describe('Keystone application-credential authentication', () => {
   it('asks for a token without any scope (Keystone refuses a scoped one, k02b)', async () => {
-    cloud.on('POST', TOKENS, (request) =>
+    cloud.sim.script('POST', TOKENS, (request) =>
       'scope' in JSON.parse(request.body).auth
         ? fixture('keystone-application-credential-with-scope-401')
-        : tokenReply('keystone-application-credential-token-201', cloud.url, undefined, 'app-token-1'),
+        : tokenReply('keystone-application-credential-token-201', cloud.sim.url, undefined, 'app-token-1'),
     );
     novaAccepts('app-token-1');
 
     const result = await appCredApi().getServer(TARGET, SERVER);
 
     expect(result).toMatchObject({ ok: true, status: 200 });
-    const [auth] = cloud.requestsTo('POST', TOKENS);
+    const [auth] = cloud.sentTo('POST', TOKENS);
     expect(JSON.parse(auth!.body)).toEqual({
       auth: {
         identity: { methods: ['application_credential'], application_credential: { id: APP_CRED_ID, secret: APP_SECRET } },
@@ -296,11 +296,11 @@ describe('Keystone application-credential authentication', () => {
     await api.getServer(TARGET, SERVER);
     await api.getServer(TARGET, SERVER);
 
-    expect(cloud.requestsTo('POST', TOKENS)).toHaveLength(1);
+    expect(cloud.sentTo('POST', TOKENS)).toHaveLength(1);
   });
 
   it('throws ComputeAuthError, naming the credential but not its secret, when Keystone refuses it', async () => {
-    cloud.on('POST', TOKENS, fixture('keystone-application-credential-with-scope-401'));
+    cloud.sim.script('POST', TOKENS, fixture('keystone-application-credential-with-scope-401'));
 
     const error = (await appCredApi().getServer(TARGET, SERVER).catch((caught: unknown) => caught)) as ComputeAuthError;
 
@@ -319,15 +319,15 @@ describe('Keystone application-credential authentication', () => {
 
     expect(error).toBeInstanceOf(ComputeAuthError);
     expect(error).toMatchObject({ status: 403 });
-    expect(cloud.requestsTo('GET', SERVER_PATH)).toHaveLength(0);
+    expect(cloud.sentTo('GET', SERVER_PATH)).toHaveLength(0);
   });
 });
 
 describe('endpoint selection from the catalog', () => {
   /** A catalog whose compute service offers one endpoint per interface and region, each on its own path. */
   function keystoneWithCatalog(computeUrlSuffix = ''): void {
-    cloud.on('POST', TOKENS, (_request, index) =>
-      tokenReply('keystone-password-token-201', cloud.url, (token) => {
+    cloud.sim.script('POST', TOKENS, (_request, index) =>
+      tokenReply('keystone-password-token-201', cloud.sim.url, (token) => {
         const compute = (token.catalog as Array<Record<string, unknown>>).find((service) => service.type === 'compute')!;
         compute.endpoints = ['RegionOne', 'RegionTwo'].flatMap((region) =>
           ['public', 'internal', 'admin'].map((iface) => ({
@@ -335,12 +335,12 @@ describe('endpoint selection from the catalog', () => {
             interface: iface,
             region_id: region,
             region,
-            url: `${cloud.url}/${region}-${iface}/v2.1${computeUrlSuffix}`,
+            url: `${cloud.sim.url}/${region}-${iface}/v2.1${computeUrlSuffix}`,
           })),
         );
       }, `token-${index + 1}`),
     );
-    cloud.on('GET', /\/servers\//, fixture('nova-get-server-200'));
+    cloud.sim.script('GET', /\/servers\//, fixture('nova-get-server-200'));
   }
 
   it('uses the endpoint of the configured interface and region', async () => {
@@ -348,7 +348,7 @@ describe('endpoint selection from the catalog', () => {
 
     await passwordApi({ OS_INTERFACE: 'internal', OS_REGION_NAME: 'RegionTwo' }).getServer(TARGET, SERVER);
 
-    expect(cloud.requestsTo('GET', /\/servers\//).map((request) => request.path)).toEqual([`/RegionTwo-internal/v2.1/servers/${SERVER}`]);
+    expect(cloud.sentTo('GET', /\/servers\//).map((request) => request.path)).toEqual([`/RegionTwo-internal/v2.1/servers/${SERVER}`]);
   });
 
   it('defaults to the public interface', async () => {
@@ -356,7 +356,7 @@ describe('endpoint selection from the catalog', () => {
 
     await passwordApi({ OS_REGION_NAME: 'RegionOne' }).getServer(TARGET, SERVER);
 
-    expect(cloud.requestsTo('GET', /\/servers\//)[0]!.path).toBe(`/RegionOne-public/v2.1/servers/${SERVER}`);
+    expect(cloud.sentTo('GET', /\/servers\//)[0]!.path).toBe(`/RegionOne-public/v2.1/servers/${SERVER}`);
   });
 
   it('substitutes the tenant into %(tenant_id)s of a catalog URL', async () => {
@@ -364,7 +364,7 @@ describe('endpoint selection from the catalog', () => {
 
     await passwordApi({ OS_REGION_NAME: 'RegionOne' }).getServer(TARGET, SERVER);
 
-    expect(cloud.requestsTo('GET', /\/servers\//)[0]!.path).toBe(`/RegionOne-public/v2.1/${TENANT}/servers/${SERVER}`);
+    expect(cloud.sentTo('GET', /\/servers\//)[0]!.path).toBe(`/RegionOne-public/v2.1/${TENANT}/servers/${SERVER}`);
   });
 
   it('refuses to guess between regions when OS_REGION_NAME is unset', async () => {

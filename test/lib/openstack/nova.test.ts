@@ -3,7 +3,7 @@ import { ComputeAuthError, ComputeTransportError, type ComputeApi } from '../../
 import { computeConfigFromEnv } from '../../../lib/openstack/config.js';
 import { createComputeApi } from '../../../lib/openstack/nova.js';
 import { closeComputeHttpAgents } from '../../../lib/openstack/transport.js';
-import { fixture, header, startFakeCloud, type FakeCloud, type Reply } from './support/fake-cloud.js';
+import { fixture, header, startClientTestCloud, type ClientTestCloud, type ScriptedReply } from './support/cloud.js';
 
 const TENANT = 'bec105707dde41e7a3de32a75351ba1b';
 const SERVER = 'aa92f6bc-5414-4410-beaf-af5a4e65adef';
@@ -15,26 +15,26 @@ const NOW = Date.parse('Fri, 27 Nov 2026 02:46:14 GMT');
 const TARGET = { tenantId: TENANT, microversion: '2.57' };
 const BASE = `/v2.1/${TENANT}`;
 
-let cloud: FakeCloud;
+let cloud: ClientTestCloud;
 let api: ComputeApi;
 
 const fixedApi = (computeUrl: string, extra: Parameters<typeof createComputeApi>[1] = {}) =>
   createComputeApi(computeConfigFromEnv({ COMPUTE_URL: computeUrl, COMPUTE_TOKEN: TOKEN }), { now: () => NOW, ...extra });
 
 beforeAll(async () => {
-  cloud = await startFakeCloud();
+  cloud = await startClientTestCloud();
 });
 afterAll(async () => {
   await closeComputeHttpAgents();
-  await cloud.close();
+  await cloud.sim.stop();
 });
 beforeEach(() => {
   cloud.reset();
-  api = fixedApi(`${cloud.url}/v2.1/{tenant_id}`);
+  api = fixedApi(`${cloud.sim.url}/v2.1/{tenant_id}`);
 });
 
 /** A fault answer with the headers Nova sends, for bodies the recordings do not cover. */
-const novaAnswer = (status: number, body: string, headers: Array<[string, string]> = []): Reply => ({
+const novaAnswer = (status: number, body: string, headers: Array<[string, string]> = []): ScriptedReply => ({
   status,
   headers: [['Content-Type', 'application/json; charset=UTF-8'], ['X-Compute-Request-Id', 'req-11111111-2222-4333-8444-555555555555'], ...headers],
   body,
@@ -42,7 +42,7 @@ const novaAnswer = (status: number, body: string, headers: Array<[string, string
 
 describe('requests sent to Nova', () => {
   it('sends a rebuild with the token, both microversion headers, the caller request id and JSON headers', async () => {
-    cloud.on('POST', `${BASE}/servers/${SERVER}/action`, fixture('nova-rebuild-202'));
+    cloud.sim.script('POST', `${BASE}/servers/${SERVER}/action`, fixture('nova-rebuild-202'));
     const body = { imageRef: 'a2459075-d96c-40d5-893e-577ff92e721c', name: 'foobar', metadata: { 'meta var': 'meta val' } };
 
     const result = await api.rebuild(TARGET, SERVER, body, REQUEST_ID);
@@ -53,7 +53,7 @@ describe('requests sent to Nova', () => {
       computeRequestId: 'req-84a933ee-8bcb-4613-b83b-ee5c59d83815',
       body: { server: { id: SERVER, status: 'REBUILD' } },
     });
-    const [sent] = cloud.requests;
+    const [sent] = cloud.sent;
     expect(JSON.parse(sent!.body)).toEqual({ rebuild: body });
     expect(header(sent!, 'x-auth-token')).toBe(TOKEN);
     expect(header(sent!, 'x-openstack-nova-api-version')).toBe('2.57');
@@ -64,20 +64,20 @@ describe('requests sent to Nova', () => {
   });
 
   it('sends each GET with a fresh req-<uuid4> request id', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, fixture('nova-get-server-200'));
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, fixture('nova-get-server-200'));
 
     await api.getServer(TARGET, SERVER);
     await api.getServer(TARGET, SERVER);
 
-    const ids = cloud.requests.map((request) => header(request, 'x-openstack-request-id'));
+    const ids = cloud.sent.map((request) => header(request, 'x-openstack-request-id'));
     expect(ids[0]).toMatch(REQ_UUID);
     expect(ids[1]).toMatch(REQ_UUID);
     expect(ids[0]).not.toBe(ids[1]);
-    expect(header(cloud.requests[0]!, 'openstack-api-version')).toBe('compute 2.57');
+    expect(header(cloud.sent[0]!, 'openstack-api-version')).toBe('compute 2.57');
   });
 
   it('reads the server view and its X-Compute-Request-Id', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, fixture('nova-get-server-200'));
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, fixture('nova-get-server-200'));
 
     const result = await api.getServer(TARGET, SERVER);
 
@@ -90,7 +90,7 @@ describe('requests sent to Nova', () => {
   });
 
   it('falls back to X-Openstack-Request-Id when X-Compute-Request-Id is absent', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, {
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, {
       status: 200,
       headers: [['X-Openstack-Request-Id', 'req-99999999-2222-4333-8444-555555555555']],
       body: fixture('nova-get-server-200').body!,
@@ -102,7 +102,7 @@ describe('requests sent to Nova', () => {
   });
 
   it('lists instance actions newest first as Nova returns them', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}/os-instance-actions`, fixture('nova-instance-actions-200'));
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}/os-instance-actions`, fixture('nova-instance-actions-200'));
 
     const result = await api.listInstanceActions(TARGET, SERVER);
 
@@ -114,19 +114,19 @@ describe('requests sent to Nova', () => {
   });
 
   it('substitutes %(tenant_id)s in COMPUTE_URL and keeps a URL without placeholder as it is', async () => {
-    cloud.on('GET', /\/servers\//, fixture('nova-get-server-200'));
+    cloud.sim.script('GET', /\/servers\//, fixture('nova-get-server-200'));
 
-    await fixedApi(`${cloud.url}/compute/v2.1/%(tenant_id)s/`).getServer(TARGET, SERVER);
-    await fixedApi(`${cloud.url}/v2.1`).getServer(TARGET, SERVER);
+    await fixedApi(`${cloud.sim.url}/compute/v2.1/%(tenant_id)s/`).getServer(TARGET, SERVER);
+    await fixedApi(`${cloud.sim.url}/v2.1`).getServer(TARGET, SERVER);
 
-    expect(cloud.requests.map((request) => request.path)).toEqual([
+    expect(cloud.sent.map((request) => request.path)).toEqual([
       `/compute/v2.1/${TENANT}/servers/${SERVER}`,
       `/v2.1/servers/${SERVER}`,
     ]);
   });
 
   it('throws ComputeAuthError at once when Nova refuses a fixed COMPUTE_TOKEN, without the token', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, fixture('nova-bogus-token-401'));
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, fixture('nova-bogus-token-401'));
 
     const error = (await api.getServer(TARGET, SERVER).catch((caught: unknown) => caught)) as ComputeAuthError;
 
@@ -134,17 +134,17 @@ describe('requests sent to Nova', () => {
     expect(error.status).toBe(401);
     expect(error.message).toContain('refused COMPUTE_TOKEN (401)');
     expect(error.message).not.toContain(TOKEN);
-    expect(cloud.requests).toHaveLength(1);
+    expect(cloud.sent).toHaveLength(1);
   });
 
   it('refuses a request id that is not req-<uuid> and a malformed microversion before sending', async () => {
     await expect(api.rebuild(TARGET, SERVER, {}, 'my-id')).rejects.toThrow(TypeError);
     await expect(api.getServer({ ...TARGET, microversion: '2.x' }, SERVER)).rejects.toThrow(TypeError);
-    expect(cloud.requests).toHaveLength(0);
+    expect(cloud.sent).toHaveLength(0);
   });
 
   it('treats a 200 whose body is not a server view as a lost answer', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, { status: 200, headers: [['Content-Type', 'text/html']], body: '<h1>Welcome to nginx</h1>' });
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, { status: 200, headers: [['Content-Type', 'text/html']], body: '<h1>Welcome to nginx</h1>' });
 
     const error = await api.getServer(TARGET, SERVER).catch((caught: unknown) => caught);
 
@@ -156,7 +156,7 @@ describe('requests sent to Nova', () => {
 
 describe('faults', () => {
   it('reads a 409 conflictingRequest by its single top-level key', async () => {
-    cloud.on('POST', `${BASE}/servers/${SERVER}/action`, fixture('nova-rebuild-conflicting-request-409'));
+    cloud.sim.script('POST', `${BASE}/servers/${SERVER}/action`, fixture('nova-rebuild-conflicting-request-409'));
 
     const result = await api.rebuild(TARGET, SERVER, { imageRef: 'a2459075-d96c-40d5-893e-577ff92e721c' }, REQUEST_ID);
 
@@ -170,7 +170,7 @@ describe('faults', () => {
   });
 
   it('reads a 404 itemNotFound', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, fixture('nova-item-not-found-404'));
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, fixture('nova-item-not-found-404'));
 
     const result = await api.getServer(TARGET, SERVER);
 
@@ -178,7 +178,7 @@ describe('faults', () => {
   });
 
   it('reads a 500 computeFault and flattens its multi-line message', async () => {
-    cloud.on('POST', `${BASE}/servers/${SERVER}/action`, fixture('nova-compute-fault-500'));
+    cloud.sim.script('POST', `${BASE}/servers/${SERVER}/action`, fixture('nova-compute-fault-500'));
 
     const result = await api.rebuild(TARGET, SERVER, {}, REQUEST_ID);
 
@@ -187,7 +187,7 @@ describe('faults', () => {
   });
 
   it('reads an older cloud\'s buildInProgress and serverCapacityUnavailable the same way', async () => {
-    cloud.on('POST', `${BASE}/servers/${SERVER}/action`, (_request, index) =>
+    cloud.sim.script('POST', `${BASE}/servers/${SERVER}/action`, (_request, index) =>
       index === 0
         ? novaAnswer(409, '{"buildInProgress": {"code": 409, "message": "Server is building"}}')
         : novaAnswer(503, '{"serverCapacityUnavailable": {"code": 503, "message": "No capacity"}}'),
@@ -201,7 +201,7 @@ describe('faults', () => {
   });
 
   it("reads Keystone's {\"error\": {...}} body from the auth middleware", async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, novaAnswer(403, '{"error": {"code": 403, "title": "Forbidden", "message": "You are not authorized."}}'));
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, novaAnswer(403, '{"error": {"code": 403, "title": "Forbidden", "message": "You are not authorized."}}'));
 
     const result = await api.getServer(TARGET, SERVER);
 
@@ -212,7 +212,7 @@ describe('faults', () => {
     const page =
       '<html><head><title>503 Service Unavailable</title><style>body{color:red}</style></head>' +
       `<body><h1>Service Unavailable</h1><p>The server is temporarily unable to service your request.</p>${'<p>padding</p>'.repeat(100)}</body></html>`;
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, { status: 503, statusText: 'Service Unavailable', headers: [['Content-Type', 'text/html']], body: page });
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, { status: 503, statusText: 'Service Unavailable', headers: [['Content-Type', 'text/html']], body: page });
 
     const result = await api.getServer(TARGET, SERVER);
 
@@ -228,7 +228,7 @@ describe('faults', () => {
   });
 
   it('gives the status line alone for an empty error body', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, { status: 502 });
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, { status: 502 });
 
     const result = await api.getServer(TARGET, SERVER);
 
@@ -236,7 +236,7 @@ describe('faults', () => {
   });
 
   it('reads Retry-After given in seconds', async () => {
-    cloud.on('POST', `${BASE}/servers/${SERVER}/action`, novaAnswer(429, '{"overLimit": {"code": 429, "message": "Rate limited"}}', [['Retry-After', '12']]));
+    cloud.sim.script('POST', `${BASE}/servers/${SERVER}/action`, novaAnswer(429, '{"overLimit": {"code": 429, "message": "Rate limited"}}', [['Retry-After', '12']]));
 
     const result = await api.rebuild(TARGET, SERVER, {}, REQUEST_ID);
 
@@ -244,7 +244,7 @@ describe('faults', () => {
   });
 
   it('reads Retry-After given as an HTTP date against the injected clock', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, { status: 503, headers: [['Retry-After', 'Fri, 27 Nov 2026 02:46:44 GMT']], body: 'busy' });
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, { status: 503, headers: [['Retry-After', 'Fri, 27 Nov 2026 02:46:44 GMT']], body: 'busy' });
 
     const result = await api.getServer(TARGET, SERVER);
 
@@ -252,7 +252,7 @@ describe('faults', () => {
   });
 
   it('reads retryAfter in the fault body and takes the larger of body and header', async () => {
-    cloud.on('POST', `${BASE}/servers/${SERVER}/action`, (_request, index) =>
+    cloud.sim.script('POST', `${BASE}/servers/${SERVER}/action`, (_request, index) =>
       index === 0
         ? novaAnswer(413, '{"overLimit": {"code": 413, "message": "Over limit", "retryAfter": "20"}}')
         : novaAnswer(413, '{"overLimit": {"code": 413, "message": "Over limit", "retryAfter": 3}}', [['Retry-After', '5']]),
@@ -266,7 +266,7 @@ describe('faults', () => {
   });
 
   it('caps an absurd Retry-After at a day (the longest deadline) and ignores an unreadable one', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, (_request, index) =>
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, (_request, index) =>
       index === 0
         ? { status: 503, headers: [['Retry-After', '1764212774']] } // an epoch timestamp sent as seconds
         : { status: 503, headers: [['Retry-After', 'soon, maybe']] },
@@ -281,7 +281,7 @@ describe('faults', () => {
   });
 
   it('reads an HTTP date in the past as retry now', async () => {
-    cloud.on('GET', `${BASE}/servers/${SERVER}`, { status: 503, headers: [['Retry-After', 'Fri, 27 Nov 2026 02:00:00 GMT']] });
+    cloud.sim.script('GET', `${BASE}/servers/${SERVER}`, { status: 503, headers: [['Retry-After', 'Fri, 27 Nov 2026 02:00:00 GMT']] });
 
     const result = await api.getServer(TARGET, SERVER);
 

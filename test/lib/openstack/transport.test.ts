@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +7,8 @@ import { ComputeTransportError } from '../../../lib/openstack/compute.js';
 import { computeConfigFromEnv } from '../../../lib/openstack/config.js';
 import { createComputeApi } from '../../../lib/openstack/nova.js';
 import { closeComputeHttpAgents, type ComputeHttpOptions, isCertainlyUnsent } from '../../../lib/openstack/transport.js';
-import { fixture, startFakeCloud, type FakeCloud } from './support/fake-cloud.js';
+import { type ComputeSimulator, startComputeSimulator } from '../../../local/sim/index.js';
+import { fixture, startClientTestCloud, type ClientTestCloud } from './support/cloud.js';
 
 const TENANT = 'bec105707dde41e7a3de32a75351ba1b';
 const SERVER = 'aa92f6bc-5414-4410-beaf-af5a4e65adef';
@@ -16,7 +16,7 @@ const REQUEST_ID = 'req-5c1f0d8e-3b0e-4d55-9a55-0f8e6f7f2b10';
 const TARGET = { tenantId: TENANT, microversion: '2.1' };
 const ACTION = `/v2.1/${TENANT}/servers/${SERVER}/action`;
 
-let cloud: FakeCloud;
+let cloud: ClientTestCloud;
 
 const apiAt = (baseUrl: string, options: ComputeHttpOptions = {}) =>
   createComputeApi(computeConfigFromEnv({ COMPUTE_URL: `${baseUrl}/v2.1/{tenant_id}`, COMPUTE_TOKEN: 'token' }), options);
@@ -40,11 +40,11 @@ async function closedPort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  cloud = await startFakeCloud();
+  cloud = await startClientTestCloud();
 });
 afterAll(async () => {
   await closeComputeHttpAgents();
-  await cloud.close();
+  await cloud.sim.stop();
 });
 beforeEach(() => cloud.reset());
 
@@ -61,28 +61,28 @@ describe('transport failures', () => {
   });
 
   it('reports a connection closed after the request was read as maybeSent true', async () => {
-    cloud.on('POST', ACTION, 'destroy-socket');
+    cloud.sim.script('POST', ACTION, 'destroy');
 
-    const error = await thrown(apiAt(cloud.url).rebuild(TARGET, SERVER, { imageRef: 'x' }, REQUEST_ID));
+    const error = await thrown(apiAt(cloud.sim.url).rebuild(TARGET, SERVER, { imageRef: 'x' }, REQUEST_ID));
 
     expect(error).toBeInstanceOf(ComputeTransportError);
     expect(error).toMatchObject({ maybeSent: true });
-    expect(cloud.requestsTo('POST', ACTION)).toHaveLength(1);
+    expect(cloud.sentTo('POST', ACTION)).toHaveLength(1);
   });
 
   it('reports a TCP reset after the request was read as maybeSent true', async () => {
-    cloud.on('POST', ACTION, 'reset-socket');
+    cloud.sim.script('POST', ACTION, 'reset');
 
-    const error = await thrown(apiAt(cloud.url).rebuild(TARGET, SERVER, { imageRef: 'x' }, REQUEST_ID));
+    const error = await thrown(apiAt(cloud.sim.url).rebuild(TARGET, SERVER, { imageRef: 'x' }, REQUEST_ID));
 
     expect(error).toBeInstanceOf(ComputeTransportError);
     expect(error).toMatchObject({ maybeSent: true });
   });
 
   it('reports a missing answer past the headers timeout as maybeSent true', async () => {
-    cloud.on('POST', ACTION, 'hang');
+    cloud.sim.script('POST', ACTION, 'hang');
 
-    const error = await thrown(apiAt(cloud.url, { headersTimeoutMs: 100 }).rebuild(TARGET, SERVER, {}, REQUEST_ID));
+    const error = await thrown(apiAt(cloud.sim.url, { headersTimeoutMs: 100 }).rebuild(TARGET, SERVER, {}, REQUEST_ID));
 
     expect(error).toBeInstanceOf(ComputeTransportError);
     expect(error).toMatchObject({ maybeSent: true });
@@ -90,46 +90,38 @@ describe('transport failures', () => {
   });
 
   it('reports a body that stalls past the body timeout as maybeSent true', async () => {
-    const stalling = createServer((socket) => {
-      socket.once('data', () => {
-        socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"server": ');
-      });
-    });
-    await new Promise<void>((resolve) => stalling.listen(0, '127.0.0.1', resolve));
-    const { port } = stalling.address() as AddressInfo;
-    try {
-      const error = await thrown(apiAt(`http://127.0.0.1:${port}`, { bodyTimeoutMs: 100 }).getServer(TARGET, SERVER));
+    const view = JSON.stringify({ server: { id: SERVER, status: 'ACTIVE', name: 'x'.repeat(60) } });
+    cloud.sim.script('GET', `/v2.1/${TENANT}/servers/${SERVER}`, { status: 200, headers: [['Content-Type', 'application/json']], body: view, stallAfterBytes: 11 });
 
-      expect(error).toBeInstanceOf(ComputeTransportError);
-      expect(error).toMatchObject({ maybeSent: true });
-      expect((error as Error).message).toMatch(/reading the 200 body/);
-    } finally {
-      stalling.close();
-    }
+    const error = await thrown(apiAt(cloud.sim.url, { bodyTimeoutMs: 100 }).getServer(TARGET, SERVER));
+
+    expect(error).toBeInstanceOf(ComputeTransportError);
+    expect(error).toMatchObject({ maybeSent: true });
+    expect((error as Error).message).toMatch(/reading the 200 body/);
   });
 
   it('cancels a body larger than maxResponseBytes instead of buffering it', async () => {
     const huge = JSON.stringify({ conflictingRequest: { code: 409, message: 'x'.repeat(10_000) } });
-    cloud.on('POST', ACTION, { status: 409, headers: [['Content-Type', 'application/json']], body: huge });
+    cloud.sim.script('POST', ACTION, { status: 409, headers: [['Content-Type', 'application/json']], body: huge });
 
-    const result = await apiAt(cloud.url, { maxResponseBytes: 1_000 }).rebuild(TARGET, SERVER, {}, REQUEST_ID);
+    const result = await apiAt(cloud.sim.url, { maxResponseBytes: 1_000 }).rebuild(TARGET, SERVER, {}, REQUEST_ID);
 
     expect(result).toEqual({ ok: false, status: 409, message: '409 Conflict: (body too long, not read)', computeRequestId: undefined });
   });
 
   it('sends successive calls over one kept-alive connection', async () => {
-    cloud.on('POST', ACTION, fixture('nova-rebuild-202'));
-    const api = apiAt(cloud.url);
-    const before = cloud.connectionCount;
+    cloud.sim.script('POST', ACTION, fixture('nova-rebuild-202'));
+    const api = apiAt(cloud.sim.url);
+    const before = cloud.sim.connectionCount();
 
     for (let i = 0; i < 3; i++) await api.rebuild(TARGET, SERVER, {}, REQUEST_ID);
 
-    expect(cloud.connectionCount - before).toBeLessThanOrEqual(1);
+    expect(cloud.sim.connectionCount() - before).toBeLessThanOrEqual(1);
   });
 
   it('keeps serving after a failure on the shared keep-alive pool', async () => {
-    cloud.on('POST', ACTION, (_request, index) => (index === 0 ? 'destroy-socket' : fixture('nova-rebuild-202')));
-    const api = apiAt(cloud.url);
+    cloud.sim.script('POST', ACTION, (_request, index) => (index === 0 ? 'destroy' : fixture('nova-rebuild-202')));
+    const api = apiAt(cloud.sim.url);
 
     await thrown(api.rebuild(TARGET, SERVER, {}, REQUEST_ID));
     const result = await api.rebuild(TARGET, SERVER, {}, REQUEST_ID);
@@ -163,27 +155,26 @@ describe('isCertainlyUnsent', () => {
 
 describe('a cloud behind a private CA', () => {
   const tls = (name: string) => readFileSync(fileURLToPath(new URL(`./fixtures/tls/test-only-${name}.pem`, import.meta.url)), 'utf8');
-  let server: HttpsServer;
-  let url: string;
+  let sim: ComputeSimulator;
   beforeAll(async () => {
-    server = createHttpsServer({ cert: tls('cert'), key: tls('key') }, (_req, res) => {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ itemNotFound: { code: 404, message: 'Instance could not be found.' } }));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/v2.1/{tenant_id}`;
+    sim = await startComputeSimulator({ port: 0, tls: { cert: tls('cert'), key: tls('key') } });
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => sim.stop());
 
-  it("is reached when OS_CACERT names the CA its certificate chains to, and refused (nothing sent) without it", async () => {
-    const trusting = createComputeApi(computeConfigFromEnv({ COMPUTE_URL: url, COMPUTE_TOKEN: 'token', OS_CACERT_PEM: tls('cert') }));
-    const answer = await trusting.getServer(TARGET, SERVER);
-    expect(answer).toMatchObject({ ok: false, status: 404 });
-    const strict = createComputeApi(computeConfigFromEnv({ COMPUTE_URL: url, COMPUTE_TOKEN: 'token' }));
-    const error = await thrown(strict.getServer(TARGET, SERVER));
+  it('is reached when OS_CACERT names the CA its certificate chains to, and refused (nothing sent) without it', async () => {
+    expect(sim.url).toMatch(/^https:/);
+    const env = { COMPUTE_URL: `${sim.computeUrl}/{tenant_id}`, COMPUTE_TOKEN: sim.staticToken as string };
+    const target = { tenantId: sim.tenantId, microversion: '2.1' };
+    const trusting = createComputeApi(computeConfigFromEnv({ ...env, OS_CACERT_PEM: tls('cert') }));
+    expect(await trusting.getServer(target, sim.serverIds[0] as string)).toMatchObject({ ok: true, status: 200 });
+    expect(await trusting.getServer(target, SERVER.replace('aa', 'bb'))).toMatchObject({ ok: false, status: 404 });
+    const before = sim.requests().length;
+    const strict = createComputeApi(computeConfigFromEnv(env));
+    const error = await thrown(strict.getServer(target, sim.serverIds[0] as string));
     expect(error).toBeInstanceOf(ComputeTransportError);
     // A certificate the client does not trust is refused before any request is written.
     expect((error as ComputeTransportError).maybeSent).toBe(false);
     expect((error as Error).message).toMatch(/SELF_SIGNED|self-signed/i);
+    expect(sim.requests()).toHaveLength(before);
   });
 });
