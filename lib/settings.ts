@@ -197,3 +197,37 @@ export function workerConfigFromEnv(env: Env): WorkerConfig {
     sweep: { ...DEFAULT_SWEEP, stallSeconds: integer(env, 'STALL_SECONDS', DEFAULT_SWEEP.stallSeconds, 1, 86400) },
   };
 }
+
+/** Powertools Logger's levels, as `LOG_LEVEL` may name them. */
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What `npm start` and its worker process read besides the functions' settings. */
+export interface LocalSettings {
+  apiPort: number;
+  dynamoPort: number;
+  sqsPort: number;
+  /** Where the table, queue, events and reports are kept. */
+  dataDir: string;
+  /** WARN by default: a quiet terminal, whose lines are the job events a user watches for. */
+  logLevel: LogLevel;
+  /** The local poller's loops (Lambda's maximum concurrency); the stack's LOCAL_POLLER when unset. */
+  pollerMaxConcurrency?: number;
+}
+
+/** Reads the local stack's settings: a port that is not a port, or an unknown log level, stops it naming the variable. */
+export function localFromEnv(env: Env): LocalSettings {
+  const level = (env.LOG_LEVEL ?? '').toUpperCase() || 'WARN';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; it is "${env.LOG_LEVEL}"`);
+  }
+  const concurrency = env.POLLER_MAX_CONCURRENCY ? integer(env, 'POLLER_MAX_CONCURRENCY', 5, 1, 100) : undefined;
+  return {
+    apiPort: integer(env, 'PORT', 3000, 0, 65535),
+    dynamoPort: integer(env, 'DYNAMODB_PORT', 8000, 0, 65535),
+    sqsPort: integer(env, 'SQS_PORT', 4566, 0, 65535),
+    dataDir: env.LOCAL_DATA_DIR || '.local-data',
+    logLevel: level as LogLevel,
+    ...(concurrency !== undefined ? { pollerMaxConcurrency: concurrency } : {}),
+  };
+}

@@ -7,29 +7,33 @@ import { LOCAL_PRINCIPAL } from './gateway.js';
 import { DEFAULT_IMAGES, optionsFromEnv } from './sim/index.js';
 import { CloudsYamlError, cloudsYamlEnv } from './clouds-yaml.js';
 import { startLocalStack } from './stack.js';
+import { ConfigError } from '../lib/errors.js';
+import { type LocalSettings, localFromEnv } from '../lib/settings.js';
 
 const clean = process.argv.includes('--clean');
-const dataDir = process.env.LOCAL_DATA_DIR ?? '.local-data';
 
 let cloudEnv: Record<string, string>;
+let local: LocalSettings;
 try {
+  local = localFromEnv(process.env);
   cloudEnv = cloudsYamlEnv(process.env);
 } catch (err) {
-  if (!(err instanceof CloudsYamlError)) throw err;
+  if (!(err instanceof CloudsYamlError || err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);
   process.exit(1);
 }
+const { dataDir } = local;
 
 const stack = await startLocalStack({
-  apiPort: Number(process.env.PORT ?? 3000),
-  dynamoPort: Number(process.env.DYNAMODB_PORT ?? 8000),
-  sqsPort: Number(process.env.SQS_PORT ?? 4566),
+  apiPort: local.apiPort,
+  dynamoPort: local.dynamoPort,
+  sqsPort: local.sqsPort,
   dataDir,
   clean,
   // The worker's own defaults, against the simulator as against a real cloud: its watcher adapts its
   // pace to what the rebuilds take. OS_CLOUD reads clouds.yaml as the openstack CLI does.
   env: { ...process.env, ...cloudEnv },
-  logger: new Logger({ serviceName: 'rebuild-local', logLevel: (process.env.LOG_LEVEL ?? 'WARN') as 'WARN' }),
+  logger: new Logger({ serviceName: 'rebuild-local', logLevel: local.logLevel }),
   // What EventBridge carries in the cloud: one line per job status change (all of it in events.jsonl).
   onEvent: (e) =>
     process.stdout.write(

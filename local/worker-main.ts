@@ -10,14 +10,16 @@ import { awsParts, workerParts } from '../functions/wiring.js';
 import { createWorker } from '../functions/worker-app.js';
 import { startPoller } from './poller.js';
 import { LOCAL_POLLER } from './stack.js';
+import { localFromEnv } from '../lib/settings.js';
 
-const logger = new Logger({ serviceName: 'rebuild-worker', logLevel: (process.env.LOG_LEVEL ?? 'WARN') as 'WARN' });
+const local = localFromEnv(process.env);
+const logger = new Logger({ serviceName: 'rebuild-worker', logLevel: local.logLevel });
 const parts = awsParts(process.env);
 const { config, deps } = workerParts(process.env, parts, logger);
 const worker = createWorker({ ...deps, logger }, config.maxReceiveCount);
 const poller = startPoller(new SqsConsumer(parts.sqs, config.queueUrl), worker, {
   ...LOCAL_POLLER,
-  ...(process.env.POLLER_MAX_CONCURRENCY ? { maxConcurrency: Number(process.env.POLLER_MAX_CONCURRENCY) } : {}),
+  ...(local.pollerMaxConcurrency ? { maxConcurrency: local.pollerMaxConcurrency } : {}),
   batchingWindowSeconds: 0,
 });
 process.stdout.write('worker ready\n');
