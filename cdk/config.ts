@@ -8,9 +8,9 @@
  * functions would refuse at cold start is refused here first, with the same message.
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { type ComputeConfig, computeConfigFromEnv } from '../lib/openstack/config.js';
+import type { ComputeConfig } from '../lib/openstack/config.js';
 import { Grants } from '../lib/jobs/grants.js';
-import { apiConfigFromEnv } from '../lib/settings.js';
+import { apiConfigFromEnv, computeConfigFromEnv } from '../lib/settings.js';
 import { MAX_MICROVERSION, formatMicroversion } from '../lib/request/microversion.js';
 
 /** A parameter is missing, malformed or contradicts another; the message names them. */

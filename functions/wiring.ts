@@ -13,9 +13,8 @@ import type { NotifierDeps } from '../lib/jobs/events.js';
 import { ServerLife } from '../lib/jobs/lifecycle.js';
 import type { MetricsSink } from '../lib/jobs/ports.js';
 import type { ComputeApi } from '../lib/openstack/compute.js';
-import { computeConfigFromEnv } from '../lib/openstack/config.js';
 import { createComputeApi } from '../lib/openstack/nova.js';
-import { type WorkerConfig, deploymentFromEnv, workerConfigFromEnv } from '../lib/settings.js';
+import { type WorkerConfig, computeConfigFromEnv, deploymentFromEnv, workerConfigFromEnv } from '../lib/settings.js';
 import type { WorkerDeps, WorkerLogger } from '../lib/worker/step.js';
 import type { SweepDeps } from '../lib/worker/sweeper.js';
 

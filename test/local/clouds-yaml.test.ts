@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { computeConfigFromEnv } from '../../lib/openstack/config.js';
+import { computeConfigFromEnv } from '../../lib/settings.js';
 import { CloudsYamlError, cloudsYamlEnv, cloudsYamlPaths } from '../../local/clouds-yaml.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'clouds-yaml-'));

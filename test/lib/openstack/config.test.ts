@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ComputeConfigError, computeConfigFromEnv } from '../../../lib/openstack/config.js';
+import { ComputeConfigError } from '../../../lib/openstack/config.js';
+import { computeConfigFromEnv } from '../../../lib/settings.js';
 
 const PASSWORD = 'acc-user-secret';
 const APP_SECRET = 'a00_fNGTwWGq9Dc-ymI1B2l9Ch7FsFiRgJFVeRMpOZ9JzO0mlgYW8LtbhAuQNjPhcXdx5ePwEAi6gvBGObBaqw';

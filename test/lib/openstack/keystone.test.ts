@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ComputeAuthError, ComputeTransportError } from '../../../lib/openstack/compute.js';
-import { ComputeConfigError, computeConfigFromEnv } from '../../../lib/openstack/config.js';
+import { ComputeConfigError } from '../../../lib/openstack/config.js';
+import { computeConfigFromEnv } from '../../../lib/settings.js';
 import { createComputeApi } from '../../../lib/openstack/nova.js';
 import { closeComputeHttpAgents, type ComputeHttpOptions } from '../../../lib/openstack/transport.js';
 import { fixture, header, startClientTestCloud, tokenReply, type ClientTestCloud } from './support/cloud.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ComputeAuthError, ComputeTransportError, type ComputeApi } from '../../../lib/openstack/compute.js';
-import { computeConfigFromEnv } from '../../../lib/openstack/config.js';
+import { computeConfigFromEnv } from '../../../lib/settings.js';
 import { createComputeApi } from '../../../lib/openstack/nova.js';
 import { closeComputeHttpAgents } from '../../../lib/openstack/transport.js';
 import { fixture, header, startClientTestCloud, type ClientTestCloud, type ScriptedReply } from './support/cloud.js';

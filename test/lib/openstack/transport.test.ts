@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ComputeTransportError } from '../../../lib/openstack/compute.js';
-import { computeConfigFromEnv } from '../../../lib/openstack/config.js';
+import { computeConfigFromEnv } from '../../../lib/settings.js';
 import { createComputeApi } from '../../../lib/openstack/nova.js';
 import { closeComputeHttpAgents, type ComputeHttpOptions, isCertainlyUnsent } from '../../../lib/openstack/transport.js';
 import { type ComputeSimulator, startComputeSimulator } from '../../../local/sim/index.js';
