@@ -61,7 +61,9 @@ const REBUILDABLE = ['ACTIVE', 'SHUTOFF', 'ERROR'];
  * call, which answers as Nova does.
  */
 export function errorRefusal(job: Pick<JobRecord, 'kind'>, rec: Pick<ServerRecord, 'runs'>, status: string | undefined): string | undefined {
-  if (status !== 'ERROR' || job.kind !== 'bulk' || rec.runs?.length) return undefined;
+  // Only a redrive of a run that ended FAILED (as this refusal ends one) rebuilds it: a redrive of
+  // the CANCELLED servers is not a look at what broke this one.
+  if (status !== 'ERROR' || job.kind !== 'bulk' || rec.runs?.some((run) => run.status === 'FAILED')) return undefined;
   return 'in ERROR: a bulk job does not rebuild it on its first run; see why it failed, then redrive the FAILED servers to rebuild it';
 }
 
@@ -109,11 +111,19 @@ export function imageProblem(image: ImageCheck | undefined, flavor: PreflightEnt
  */
 export const IMAGE_CHECK_STANDS_SECONDS = 300;
 
+/**
+ * Whether what the job's preflight listed of its servers is recent enough to act on without a look
+ * of the server's own: for as long as its image check stands. After that (a plan confirmed hours
+ * later, a rollout's late waves) a server's state may have changed, and one GET says how it is now.
+ */
+export function preflightStands(job: Pick<JobRecord, 'plan'>, now: Date): boolean {
+  return job.plan !== undefined && now.getTime() - Date.parse(job.plan.builtAt) <= IMAGE_CHECK_STANDS_SECONDS * 1000;
+}
+
 /** Why a server is not sent, if its job's image check (recent, on its first run) found the image unusable. */
 export function imageRefusal(job: Pick<JobRecord, 'plan'>, rec: Pick<ServerRecord, 'imageId' | 'runs'>, flavor: PreflightEntry['flavor'], now: Date): string | undefined {
   const plan = job.plan;
-  if (!plan || rec.runs?.length) return undefined;
-  if (now.getTime() - Date.parse(plan.builtAt) > IMAGE_CHECK_STANDS_SECONDS * 1000) return undefined;
+  if (!plan || rec.runs?.length || !preflightStands(job, now)) return undefined;
   const problem = imageProblem(plan.images[rec.imageId], flavor);
   return problem && `Not sent: the job's check of its image in Glance found it unusable: ${problem}.`;
 }

@@ -19,7 +19,7 @@ import type { Change, ServerLife } from '../jobs/lifecycle.js';
 import type { RebuildMessage } from '../jobs/message.js';
 import { preflightChunk, secretsOf } from '../jobs/watching.js';
 import { advanceRollout, waitsForWave, wavesAhead } from '../jobs/rollout.js';
-import { errorRefusal, imageRefusal } from '../jobs/plan.js';
+import { errorRefusal, imageRefusal, preflightStands } from '../jobs/plan.js';
 import { type JobRecord, type PreflightEntry, type ServerRecord, type Uncertainty, isTerminal, stopFaultName } from '../jobs/model.js';
 import type { JobStore, MetricsSink, RebuildQueue } from '../jobs/ports.js';
 import { SECRET_FIELDS, SecretScrubber } from '../request/secrets.js';
@@ -284,12 +284,15 @@ export class Step {
     if (waitsForWave(this.job, rec.index)) return this.waitForWave(rec);
     let checked: Change = { status: rec.status };
     if (!rec.projectChecked) {
-      const found = await this.fromPreflight(rec);
+      let found = await this.fromPreflight(rec);
       if (found === 'wait') {
         // The same message again a second later: no move, no try used.
         await this.schedule(rec.seq, 'attempt', 1);
         return 'waiting-for-preflight';
       }
+      // The list's view is a snapshot: past its few minutes, or when it saw ERROR (which a person
+      // may have mended since), the server is looked at now, and judged by what it is now.
+      if (found && (found.status === 'ERROR' || !preflightStands(this.job, this.now))) found = null;
       let seen: Pick<PreflightEntry, 'status' | 'flavor'>;
       if (found) {
         checked = { status: rec.status, projectChecked: true, ...(found.updated ? { baselineUpdated: found.updated } : {}) };

@@ -147,7 +147,9 @@ describe("what a plan predicts, by Nova's rules", () => {
 
   it('fails a server in ERROR on a bulk job\'s first run; rebuilds it in a redrive, or for the single call, as Nova does', () => {
     expect(planServer(plan, entry({ status: 'ERROR' }), rec, bulk)).toMatchObject({ action: 'fail', reason: expect.stringContaining('redrive') });
-    expect(planServer(plan, entry({ status: 'ERROR' }), { ...rec, runs: [{} as never] }, bulk)).toMatchObject({ action: 'rebuild', reason: expect.stringContaining('ERROR') });
+    expect(planServer(plan, entry({ status: 'ERROR' }), { ...rec, runs: [{ status: 'FAILED', attempts: 0 }] }, bulk)).toMatchObject({ action: 'rebuild', reason: expect.stringContaining('ERROR') });
+    // A redrive of the CANCELLED servers is no look at what broke one: it is refused as on the first run.
+    expect(planServer(plan, entry({ status: 'ERROR' }), { ...rec, runs: [{ status: 'CANCELLED', attempts: 0 }] }, bulk).action).toBe('fail');
     expect(planServer(plan, entry({ status: 'ERROR' }), rec, { kind: 'single' }).action).toBe('rebuild');
   });
 
@@ -225,6 +227,25 @@ describe("every job's preflight: the same check, without a confirmation", () => 
       expect((await w.runToEnd()).finalStatus).toBe('SUCCEEDED');
       expect(w.cloud.servers.get(broken)?.rebuilds).toBe(1);
     }
+  });
+
+  it("judges ERROR by the server as it is when it is sent: one the list saw in ERROR and a person mended is rebuilt; one that broke after a list that no longer stands is not", async () => {
+    const mended = new World({ servers: 25 });
+    const fixed = mended.ids[3]!;
+    (mended.cloud.servers.get(fixed) as { fault?: string }).fault = 'Migration failed';
+    expect((await mended.submit()).plan?.summary.fail).toBe(1);
+    (mended.cloud.servers.get(fixed) as { fault?: string }).fault = undefined; // nova reset-state --active
+    expect((await mended.runToEnd()).finalStatus).toBe('SUCCEEDED');
+    expect(mended.cloud.servers.get(fixed)?.rebuilds).toBe(1);
+
+    const late = new World({ servers: 25 });
+    const broke = late.ids[5]!;
+    expect((await late.submit()).plan?.summary.rebuild).toBe(25);
+    (late.cloud.servers.get(broke) as { fault?: string }).fault = 'Host lost';
+    late.now += (IMAGE_CHECK_STANDS_SECONDS + 60) * 1000;
+    expect((await late.runToEnd()).counts).toMatchObject({ SUCCEEDED: 24, FAILED: 1 });
+    expect(await late.record(broke)).toMatchObject({ status: 'FAILED', attempts: 0, faultName: 'serverInError' });
+    expect(late.cloud.servers.get(broke)?.rebuilds).toBe(0);
   });
 
   it('lists the project for a large job and plans each server from it, as a plan to confirm does', async () => {
