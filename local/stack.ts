@@ -9,7 +9,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { type DynamoJobStore, ensureTable } from '../lib/aws/dynamodb-store.js';
 import { SqsConsumer, type SqsRebuildQueue } from '../lib/aws/sqs-queue.js';
 import type { MetricsSink } from '../lib/jobs/ports.js';
-import { type ApiConfig, DEFAULT_MAX_RECEIVE_COUNT, DEPLOYMENT_ENV, apiConfigFromEnv, localFromEnv } from '../lib/settings.js';
+import { type ApiConfig, DEFAULT_MAX_RECEIVE_COUNT, DEPLOYMENT_ENV, apiConfigFromEnv } from '../lib/settings.js';
 import type { WorkerDeps } from '../lib/worker/step.js';
 import { type SweepReport, sweep } from '../lib/worker/sweeper.js';
 import { createApi } from '../functions/api-app.js';
@@ -233,7 +233,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         started.push({ stop: async () => { clearInterval(timer); await running; } });
       }
       if (w.process) {
-        const child = new WorkerProcess({ ...env, LOG_LEVEL: localFromEnv(env).logLevel }, { echo: true });
+        const child = new WorkerProcess(env, { echo: true });
         started.push(child);
         await child.start();
       } else if (!w.external) {

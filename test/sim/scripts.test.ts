@@ -3,6 +3,8 @@
  * recorded elsewhere or break its connection, on the simulator's own listener; the simulator keeps
  * no body and no token of what it was sent, and is itself again once the scripts are cleared.
  */
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startComputeSimulator, type ComputeSimulator, type TappedRequest } from '../../local/sim/index.js';
 import { call, json, postRebuild } from './helpers.js';
@@ -50,6 +52,30 @@ describe('scripts', () => {
     await sim.stop();
     await expect(hung).rejects.toThrow();
     sim = await startComputeSimulator({ port: 0 });
+  });
+});
+
+describe('over TLS', () => {
+  it('answers, and breaks a connection as scripted (a TLS socket has no TCP reset: it is closed), never a 500', async () => {
+    const pem = (name: string) => readFileSync(new URL(`../lib/openstack/fixtures/tls/test-only-${name}.pem`, import.meta.url), 'utf8');
+    const tls = await startComputeSimulator({ port: 0, tls: { cert: pem('cert'), key: pem('key') } });
+    const dispatcher = new Agent({ connect: { ca: pem('cert') } });
+    try {
+      const path = `${tls.url}/compute/v2.1/${tls.tenantId}/servers/${tls.serverIds[0]}`;
+      const get = () => request(path, { headers: { 'X-Auth-Token': 'sim-token' }, dispatcher });
+      expect((await get()).statusCode).toBe(200);
+      for (const broken of ['reset', 'destroy'] as const) {
+        tls.script('GET', /\/servers\//, broken);
+        await expect(get()).rejects.toThrow();
+      }
+      tls.injectFault({ kind: 'get', fault: { type: 'reset' } });
+      tls.clearScripts();
+      await expect(get()).rejects.toThrow();
+      expect(tls.requests().map((r) => r.status)).toEqual([200, 'reset', 'reset', 'reset']);
+    } finally {
+      await dispatcher.close();
+      await tls.stop();
+    }
   });
 });
 

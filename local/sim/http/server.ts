@@ -101,8 +101,12 @@ function write(res: ServerResponse, response: SimResponse): void {
 
 /** A TCP reset where the platform allows it (the client sees ECONNRESET), else a plain destroy. */
 function resetConnection(socket: Socket): void {
-  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
-  else socket.destroy();
+  // A TLS socket has no TCP handle of its own to reset (ERR_INVALID_HANDLE_TYPE): it is closed instead.
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
 }
 
 function hasRequestId(response: SimResponse): boolean {

@@ -14,7 +14,7 @@ export interface ClientTestCloud {
   sent: TappedRequest[];
   /** Those whose method is `method` and whose path is (or matches) `path`. */
   sentTo(method: string, path: string | RegExp): TappedRequest[];
-  /** Drops the scripts and what was sent. */
+  /** Drops the scripts and what was sent; an unscripted request is a 501 again. */
   reset(): void;
 }
 
@@ -22,8 +22,15 @@ export interface ClientTestCloud {
 export async function startClientTestCloud(): Promise<ClientTestCloud> {
   const sim = await startComputeSimulator({ port: 0 });
   const sent: TappedRequest[] = [];
-  const tap = () => sim.tap((request) => sent.push(request));
-  tap();
+  // A request no test scripted is a 501, as from a server that has no such route: the simulator's
+  // own Keystone and Nova answering it could let a test pass that forgot its script.
+  const start = () => {
+    sim.tap((request) => sent.push(request));
+    for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']) {
+      sim.script(method, /.*/, (request) => ({ status: 501, body: `no script for ${request.method} ${request.path}` }));
+    }
+  };
+  start();
   return {
     sim,
     sent,
@@ -31,7 +38,7 @@ export async function startClientTestCloud(): Promise<ClientTestCloud> {
     reset() {
       sim.clearScripts();
       sent.length = 0;
-      tap();
+      start();
     },
   };
 }
