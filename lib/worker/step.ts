@@ -286,8 +286,11 @@ export class Step {
     if (!rec.projectChecked) {
       let found = await this.fromPreflight(rec);
       if (found === 'wait') {
-        // The same message again a second later: no move, no try used.
-        await this.schedule(rec.seq, 'attempt', 1);
+        // A look again a second later, no try used; fenced as every wait is (the next seq, then one
+        // conditional write), so the copies of a message delivered twice do not each send another
+        // and multiply every second while the preflight runs.
+        await this.schedule(rec.seq + 1, 'attempt', 1);
+        await this.move(rec, { status: rec.status, nextCheckAt: this.at(1) });
         return 'waiting-for-preflight';
       }
       // The list's view is a snapshot: past its few minutes, or when it saw ERROR (which a person

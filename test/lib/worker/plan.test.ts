@@ -248,6 +248,25 @@ describe("every job's preflight: the same check, without a confirmation", () => 
     expect(late.cloud.servers.get(broke)?.rebuilds).toBe(0);
   });
 
+  it('waits for the preflight without multiplying messages: a copy of a waiting message delivered twice is dropped', async () => {
+    const w = new World({ servers: 25 });
+    await w.submit({}, { adminPass: 'seekr3t' }, 'queued');
+    const serverMessages = () => w.queue.messages.filter((m) => !isWatchMessage(m.msg));
+    for (let second = 0; second < 5; second++) {
+      for (const m of w.queue.visible().filter((x) => !isWatchMessage(x.msg))) {
+        // SQS delivers this one twice: both copies are seen before either is deleted.
+        const copy = { ...m, msg: structuredClone(m.msg) };
+        w.queue.messages.push(copy);
+        expect(await w.deliver(m)).toBe('waiting-for-preflight');
+        expect(await w.deliver(copy)).toBe('dropped');
+      }
+      expect(serverMessages()).toHaveLength(25);
+      w.now += 1000;
+    }
+    expect((await w.runToEnd()).finalStatus).toBe('SUCCEEDED');
+    expect(w.cloud.callsBy.rebuild).toBe(25);
+  });
+
   it('lists the project for a large job and plans each server from it, as a plan to confirm does', async () => {
     const w = new World({ servers: 25 });
     w.cloud.delete(w.ids[24]!);
