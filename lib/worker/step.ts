@@ -221,7 +221,10 @@ export class Step {
     }
     if (this.msg.seq !== rec.seq) return 'dropped';
     if (this.msg.notBefore && Date.parse(this.msg.notBefore) > this.now.getTime()) {
-      await this.schedule(rec.seq, this.msg.phase, (Date.parse(this.msg.notBefore) - this.now.getTime()) / 1000);
+      // Chained on, fenced as every wait is (the next seq, then a conditional write): the copies of
+      // a message delivered twice do not each chain one, which would double them at every link.
+      await this.schedule(rec.seq + 1, this.msg.phase, (Date.parse(this.msg.notBefore) - this.now.getTime()) / 1000);
+      await this.move(rec, { status: rec.status, nextCheckAt: this.msg.notBefore });
       return 'deferred';
     }
     if (rec.status === 'QUEUED' || rec.status === 'RETRY_WAIT') return rec.uncertain ? this.verify(rec, rec.uncertain) : this.attempt(rec);

@@ -23,7 +23,13 @@ describe("the worker's waits and budgets", () => {
 
     const calls = w.cloud.calls;
     w.now += 900_000;
-    expect(await w.deliver(w.queue.visible()[0]!)).toBe('deferred');
+    // SQS delivers the chained message twice: one copy chains on, the other is dropped.
+    const link = w.queue.visible()[0]!;
+    const copy = { ...link, msg: structuredClone(link.msg) };
+    w.queue.messages.push(copy);
+    expect(await w.deliver(link)).toBe('deferred');
+    expect(await w.deliver(copy)).toBe('dropped');
+    expect(w.queue.messages).toHaveLength(1);
     expect(w.cloud.calls).toBe(calls);
     w.now += 900_000;
     const job = await w.runToEnd();
