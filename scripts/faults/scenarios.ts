@@ -4,7 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { isWatchMessage } from '../../lib/jobs/message.js';
 import { IMAGE } from './client.js';
 import { type Drain, isEnded, runDrain, succeeded } from './drain.js';
 import { type Scenario, sleep } from './harness.js';
@@ -408,33 +409,26 @@ const deadLetters: Scenario = {
       },
       beforeSubmit: async (d) => {
         for (const id of d.serverIds.slice(0, 10)) crashing.add(id);
+        // Ten waiting servers' next messages go to the dead-letter queue instead of the queue, as
+        // after a runtime that died on them five times: nothing of theirs is left to deliver. They
+        // are taken where the worker sends them, from the first waits after submission (a server
+        // waiting for its slot or the preflight): picking them by receiving from the queue would
+        // count as a delivery of every other message seen there, and could dead-letter those too.
+        const sqs = new SQSClient({ region: d.stack.aws.region, credentials: d.stack.aws.credentials, endpoint: d.stack.aws.sqsEndpoint });
+        const queue = d.stack.queue;
+        const schedule = queue.schedule.bind(queue);
+        queue.schedule = async (message, delaySeconds) => {
+          const take = !isWatchMessage(message) && message.phase === 'attempt' && !crashing.has(message.serverId) && !moved.has(message.serverId) && moved.size < 10;
+          if (!take) return schedule(message, delaySeconds);
+          moved.add(message.serverId);
+          await sqs.send(new SendMessageCommand({ QueueUrl: d.stack.sqs.dlqUrl, MessageBody: JSON.stringify(message) }));
+          if (moved.size === 10) queue.schedule = schedule;
+        };
+        ctx.onCleanup('dead-letter client', () => sqs.destroy());
       },
       during: async (d) => {
-        await midDrain(d, 0.1, 'dead-lettering');
-        // Ten waiting servers' messages taken to the dead-letter queue, as a runtime that died on
-        // them five times would: nothing of theirs is left to deliver.
-        const sqs = new SQSClient({ region: d.stack.aws.region, credentials: d.stack.aws.credentials, endpoint: d.stack.aws.sqsEndpoint });
-        try {
-          // Any server not yet sent whose message is due now (a waiting server's message may be
-          // parked for a while, so the first ten that show up are taken, whichever they are).
-          const waiting = new Set(d.serverIds.filter((id) => !crashing.has(id)));
-          const unsent = async (id: string) => ['QUEUED', 'RETRY_WAIT'].includes((await d.stack.store.getServer(d.jobId, id))?.status ?? '');
-          for (let round = 0; round < 200 && moved.size < 10; round++) {
-            const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: d.stack.sqs.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 1 }));
-            for (const m of out.Messages ?? []) {
-              const body = JSON.parse(m.Body ?? '{}') as { serverId?: string; phase?: string };
-              if (body.serverId && body.phase === 'attempt' && waiting.has(body.serverId) && !moved.has(body.serverId) && moved.size < 10 && (await unsent(body.serverId))) {
-                await sqs.send(new SendMessageCommand({ QueueUrl: d.stack.sqs.dlqUrl, MessageBody: m.Body ?? '' }));
-                await sqs.send(new DeleteMessageCommand({ QueueUrl: d.stack.sqs.queueUrl, ReceiptHandle: m.ReceiptHandle ?? '' }));
-                moved.add(body.serverId);
-              } else {
-                await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: d.stack.sqs.queueUrl, ReceiptHandle: m.ReceiptHandle ?? '', VisibilityTimeout: 0 }));
-              }
-            }
-          }
-        } finally {
-          sqs.destroy();
-        }
+        const until = Date.now() + 60_000;
+        while (moved.size < 10 && Date.now() < until) await sleep(100, ctx.signal);
         ctx.figures.deadLettered = moved.size;
         // A scenario that could not set up its fault proves nothing about it.
         if (moved.size < 10) ctx.violations.push({ invariant: 'scenario', detail: `only ${moved.size} of 10 waiting servers' messages could be dead-lettered` });
