@@ -189,6 +189,16 @@ export class Step {
     await this.deps.queue.schedule(next, Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil(seconds))));
   }
 
+  /**
+   * Looks again `seconds` from now, with no move of state: the message for the next seq, then the
+   * record written to it (with `change`). The fence every wait shares: a copy of this message
+   * delivered twice finds the record moved on and is dropped, so copies never multiply.
+   */
+  private async lookAgain(rec: ServerRecord, phase: RebuildMessage['phase'], seconds: number, change: Change = { status: rec.status }): Promise<void> {
+    await this.schedule(rec.seq + 1, phase, seconds);
+    await this.move(rec, { ...change, nextCheckAt: this.at(seconds) });
+  }
+
   private move(from: ServerRecord, change: Change, options?: { maxInFlight?: number }): Promise<ServerRecord> {
     return this.deps.life.move(this.job, from, change, options);
   }
@@ -221,10 +231,8 @@ export class Step {
     }
     if (this.msg.seq !== rec.seq) return 'dropped';
     if (this.msg.notBefore && Date.parse(this.msg.notBefore) > this.now.getTime()) {
-      // Chained on, fenced as every wait is (the next seq, then a conditional write): the copies of
-      // a message delivered twice do not each chain one, which would double them at every link.
-      await this.schedule(rec.seq + 1, this.msg.phase, (Date.parse(this.msg.notBefore) - this.now.getTime()) / 1000);
-      await this.move(rec, { status: rec.status, nextCheckAt: this.msg.notBefore });
+      // Chained on, fenced (lookAgain): copies of a message delivered twice do not each chain one.
+      await this.lookAgain(rec, this.msg.phase, (Date.parse(this.msg.notBefore) - this.now.getTime()) / 1000);
       return 'deferred';
     }
     if (rec.status === 'QUEUED' || rec.status === 'RETRY_WAIT') return rec.uncertain ? this.verify(rec, rec.uncertain) : this.attempt(rec);
@@ -289,11 +297,9 @@ export class Step {
     if (!rec.projectChecked) {
       let found = await this.fromPreflight(rec);
       if (found === 'wait') {
-        // A look again a second later, no try used; fenced as every wait is (the next seq, then one
-        // conditional write), so the copies of a message delivered twice do not each send another
-        // and multiply every second while the preflight runs.
-        await this.schedule(rec.seq + 1, 'attempt', 1);
-        await this.move(rec, { status: rec.status, nextCheckAt: this.at(1) });
+        // A look again a second later, no try used; fenced (lookAgain), so copies of a message
+        // delivered twice do not multiply every second while the preflight runs.
+        await this.lookAgain(rec, 'attempt', 1);
         return 'waiting-for-preflight';
       }
       // The list's view is a snapshot: past its few minutes, or when it saw ERROR (which a person
@@ -409,8 +415,7 @@ export class Step {
     const waiting = Math.max(1, counts.QUEUED + counts.RETRY_WAIT);
     const spread = ((waiting / options.maxInFlight) * expectedDurationSeconds(this.deps.settings.watch, this.job.watch, this.now)) / SLOT_ARRIVAL_FACTOR;
     const wait = Math.min(MAX_SLOT_WAIT_SECONDS, 1 + Math.floor(spread * (this.deps.random ?? Math.random)()));
-    await this.schedule(rec.seq + 1, 'attempt', wait);
-    await this.move(rec, { ...checked, status: rec.status, waitingForSlotSince: rec.waitingForSlotSince ?? iso(this.now), nextCheckAt: this.at(wait) });
+    await this.lookAgain(rec, 'attempt', wait, { ...checked, status: rec.status, waitingForSlotSince: rec.waitingForSlotSince ?? iso(this.now) });
     this.metric('WaitedForSlot');
     return 'waiting-for-slot';
   }
@@ -424,8 +429,7 @@ export class Step {
     const pausedFor = (this.now.getTime() - Date.parse(this.job.paused?.at ?? iso(this.now))) / 1000;
     const base = Math.min(PAUSE_LOOK_MAX_SECONDS, Math.max(PAUSE_LOOK_MIN_SECONDS, pausedFor / 4));
     const wait = Math.max(1, Math.round(base * (0.5 + (this.deps.random ?? Math.random)())));
-    await this.schedule(rec.seq + 1, 'attempt', wait);
-    await this.move(rec, { status: rec.status, nextCheckAt: this.at(wait) });
+    await this.lookAgain(rec, 'attempt', wait);
     return 'paused';
   }
 
@@ -446,8 +450,7 @@ export class Step {
     const perWave = Math.min(WAVE_LOOK_MAX_SECONDS, Math.max(WAVE_LOOK_MIN_SECONDS, expectedDurationSeconds(this.deps.settings.watch, this.job.watch, this.now) / 2));
     const base = Math.min(PAUSE_LOOK_MAX_SECONDS, perWave * wavesAhead(this.job, rec.index));
     const wait = Math.max(1, Math.round(base * (0.5 + (this.deps.random ?? Math.random)())));
-    await this.schedule(rec.seq + 1, 'attempt', wait);
-    await this.move(rec, { status: rec.status, nextCheckAt: this.at(wait) });
+    await this.lookAgain(rec, 'attempt', wait);
     return 'waiting-for-wave';
   }
 
@@ -589,8 +592,7 @@ export class Step {
     if (this.now.getTime() + wait * 1000 > Date.parse(this.msg.deadline)) {
       return this.end(rec, 'FAILED', { name: 'deadlineExceeded', message: `The next try (in ${wait} s) would fall after the job's deadline. Last answer: ${why.message}` });
     }
-    await this.schedule(rec.seq + 1, this.msg.phase, wait);
-    await this.move(rec, { status: rec.status, tries, faultName: why.cause, faultMessage: why.message, nextCheckAt: this.at(wait) });
+    await this.lookAgain(rec, this.msg.phase, wait, { status: rec.status, tries, faultName: why.cause, faultMessage: why.message });
     return 'retry-scheduled';
   }
 

@@ -92,10 +92,13 @@ function readBody(req: IncomingMessage): Promise<{ body: Buffer; tooLarge: boole
   });
 }
 
+/** The status line and headers, in order; the body is the caller's to write. */
+function writeHead(res: ServerResponse, status: number, statusText: string | undefined, headers: Array<[string, string]>): void {
+  res.writeHead(status, statusText ?? STATUS_CODES[status] ?? '', headers.flat());
+}
+
 function write(res: ServerResponse, response: SimResponse): void {
-  const flat: string[] = [];
-  for (const [name, value] of response.headers) flat.push(name, value);
-  res.writeHead(response.status, response.statusText ?? STATUS_CODES[response.status] ?? '', flat);
+  writeHead(res, response.status, response.statusText, response.headers);
   res.end(response.body);
 }
 
@@ -125,10 +128,8 @@ function playScript(scripted: Exclude<Scripted, 'simulate'>, req: IncomingMessag
   entry.status = scripted.status;
   const body = Buffer.from(scripted.body ?? '', 'utf8');
   const headers = scripted.headers ?? [];
-  const flat: string[] = [];
-  for (const [name, value] of headers) flat.push(name, value);
-  if (!headers.some(([name]) => name.toLowerCase() === 'content-length')) flat.push('Content-Length', String(body.length));
-  res.writeHead(scripted.status, scripted.statusText ?? STATUS_CODES[scripted.status] ?? '', flat);
+  const sized = headers.some(([name]) => name.toLowerCase() === 'content-length');
+  writeHead(res, scripted.status, scripted.statusText, sized ? headers : [...headers, ['Content-Length', String(body.length)]]);
   if (scripted.stallAfterBytes === undefined) res.end(body);
   else res.write(body.subarray(0, scripted.stallAfterBytes));
 }
